@@ -1,0 +1,7 @@
+"""The operator's core: what AWS must look like, and what to report, for each object.
+
+- `spec`, `package`, `function`, `conditions`, `errors`: pure; no I/O at all.
+- `metacontroller`: the shape of Metacontroller's requests and replies.
+- `aws` and `kube`: the only modules that talk to AWS and to the Kubernetes API.
+- `reconcile`: the answer to each hook call, joining the above.
+"""

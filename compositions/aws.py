@@ -1,0 +1,239 @@
+"""The one module that talks to AWS, and the one place botocore's errors become ours.
+
+Building a boto3 session and client costs tens of milliseconds and, with a role to
+assume, an STS call; a sync that is otherwise one GetFunction cannot afford either. So
+clients are kept per process, keyed by everything that changes them (region, endpoint,
+keys, role), in a bounded cache, and assumed-role credentials refresh themselves before
+they expire. Every call has connect and read timeouts and few retries, so a hook answers
+well inside Metacontroller's webhook timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError as BotoConnectionError,
+    NoCredentialsError,
+    ParamValidationError,
+)
+
+from compositions.errors import Permanent, ReconcileError, Retryable
+
+log = logging.getLogger(__name__)
+
+CLIENT_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"mode": "standard", "total_max_attempts": 2},
+    user_agent_extra="aws-infra-operator",
+)
+ASSUMED_ROLE_SECONDS = 3600
+
+# Codes that clear by themselves. Anything else waits for a person to change something.
+RETRYABLE_CODES = frozenset({
+    "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+    "ResourceConflictException", "PreconditionFailedException", "ServiceException",
+    "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalError",
+    "EC2ThrottledException", "ResourceNotReadyException", "RequestTimeout",
+    "RequestTimeoutException", "IDPCommunicationError",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and as whom to call AWS."""
+
+    region: str
+    endpoint: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    role_arn: str | None = None
+    external_id: str | None = field(default=None, repr=False)
+    session_name: str = "aws-infra-operator"
+
+
+@contextmanager
+def translated(operation: str, subject: str) -> Iterator[None]:
+    """Raise botocore's failures of `operation` on `subject` as Retryable or Permanent."""
+    try:
+        yield
+    except ClientError as error:
+        raise translate(error, operation, subject) from None
+    except NoCredentialsError:
+        raise Permanent(
+            "NoCredentials",
+            "no AWS credentials: give the AWSProvider keys or a role, or run the hooks"
+            " with a service account that has one",
+        ) from None
+    except ParamValidationError as error:
+        # The spec checks should have caught this. Name the parameters, never their values.
+        names = sorted(set(re.findall(r"parameter (\S+?),", str(error))))
+        raise Permanent(
+            "InvalidParameter", f"{operation} refused parameters: {', '.join(names) or '?'}"
+        ) from None
+    except (BotoConnectionError, BotoCoreError) as error:
+        raise Retryable(
+            "AWSUnreachable", f"{operation} on {subject} did not complete: {type(error).__name__}"
+        ) from None
+
+
+def translate(error: ClientError, operation: str, subject: str) -> ReconcileError:
+    details = error.response.get("Error", {})
+    code = details.get("Code") or "Unknown"
+    message = f"{operation} on {subject}: {code}: {details.get('Message', '')}".rstrip(": ")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    # Lambda cannot assume a role for the first seconds after IAM created it.
+    role_not_ready = "cannot be assumed by Lambda" in message
+    if code in RETRYABLE_CODES or status >= 500 or status == 429 or role_not_ready:
+        return Retryable(code, message)
+    return Permanent(code, message)
+
+
+class LambdaFunctions:
+    """Lambda's API for one Target: the calls the reconciler plans, nothing more."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        """GetFunction's reply (configuration, tags, concurrency), or None when absent."""
+        try:
+            with translated("GetFunction", name):
+                return self._client.get_function(FunctionName=name)
+        except Permanent as error:
+            if error.reason == "ResourceNotFoundException":
+                return None
+            raise
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        subject = params.get("FunctionName") or params.get("Resource", "")
+        with translated(operation, subject):
+            reply = getattr(self._client, botocore.xform_name(operation))(**params)
+        reply.pop("ResponseMetadata", None)
+        return reply
+
+    def delete(self, name: str) -> bool:
+        """Delete the function; False when it was already gone."""
+        try:
+            self.call("DeleteFunction", {"FunctionName": name})
+        except Permanent as error:
+            if error.reason == "ResourceNotFoundException":
+                return False
+            raise
+        return True
+
+
+class Connector:
+    """Hands out clients, cached per Target, safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        max_targets: int = 256,
+        on_client: Callable[[Any], None] | None = None,
+    ) -> None:
+        # on_client sees every new client: tests and metrics hook botocore's events there.
+        self._on_client = on_client
+        self._max_targets = max_targets
+        self._clients: OrderedDict[tuple[Target, str], Any] = OrderedDict()
+        self._sessions: dict[Target, boto3.Session] = {}
+        self._lock = threading.Lock()
+
+    def functions(self, target: Target) -> LambdaFunctions:
+        return LambdaFunctions(self.client(target, "lambda"))
+
+    def caller_identity(self, target: Target) -> dict[str, str]:
+        with translated("GetCallerIdentity", target.role_arn or "the provider's credentials"):
+            reply = self.client(target, "sts").get_caller_identity()
+        return {"account": reply["Account"], "arn": reply["Arn"]}
+
+    def client(self, target: Target, service: str) -> Any:
+        key = (target, service)
+        with self._lock:
+            if key in self._clients:
+                self._clients.move_to_end(key)
+                return self._clients[key]
+            session = self._sessions.get(target)
+            if session is None:
+                session = self._sessions[target] = _session(target)
+            client = session.client(service, endpoint_url=target.endpoint, config=CLIENT_CONFIG)
+            if self._on_client:
+                self._on_client(client)
+            self._clients[key] = client
+            while len(self._clients) > self._max_targets:
+                (evicted, _), _ = self._clients.popitem(last=False)
+                if not any(t == evicted for t, _ in self._clients):
+                    self._sessions.pop(evicted, None)
+            return client
+
+
+def _session(target: Target) -> boto3.Session:
+    base = boto3.Session(
+        aws_access_key_id=target.access_key_id,
+        aws_secret_access_key=target.secret_access_key,
+        region_name=target.region,
+    )
+    if not target.role_arn:
+        return base
+    return _assumed_role_session(base, target)
+
+
+def _assumed_role_session(base: boto3.Session, target: Target) -> boto3.Session:
+    """A session whose credentials come from assuming `target.role_arn`, refreshed in time.
+
+    With a web identity token (IRSA), the role is assumed with it; otherwise with the base
+    credentials, which may belong to another account.
+    """
+    token_file = os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    signing = Config(signature_version=UNSIGNED) if token_file else Config()
+    sts = base.client(
+        "sts", endpoint_url=target.endpoint, config=CLIENT_CONFIG.merge(signing)
+    )
+
+    def assume() -> dict[str, Any]:
+        common = {
+            "RoleArn": target.role_arn,
+            "RoleSessionName": target.session_name,
+            "DurationSeconds": ASSUMED_ROLE_SECONDS,
+        }
+        with translated("AssumeRole", target.role_arn or ""):
+            if token_file:
+                with open(token_file, encoding="utf-8") as token:
+                    reply = sts.assume_role_with_web_identity(**common, WebIdentityToken=token.read().strip())
+            elif target.external_id:
+                reply = sts.assume_role(**common, ExternalId=target.external_id)
+            else:
+                reply = sts.assume_role(**common)
+        log.info("assumed role %s as session %s", target.role_arn, target.session_name)
+        credentials = reply["Credentials"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    refreshable = RefreshableCredentials.create_from_metadata(
+        metadata=assume(), refresh_using=assume, method="sts-assume-role"
+    )
+    core = botocore.session.get_session()
+    # botocore has no public setter for credentials that refresh themselves.
+    core._credentials = refreshable
+    core.set_config_variable("region", target.region)
+    return boto3.Session(botocore_session=core)

@@ -1,0 +1,119 @@
+"""Deployment packages: turning `spec.code` into exactly what Lambda is given.
+
+Lambda never shows the package it runs, only its `CodeSha256`, so code drift is visible
+only as a hash. The same spec must therefore always give the same bytes: inline source is
+zipped with fixed names, times and permissions, and stored rather than deflated, because
+deflate output may differ between zlib builds and a new image would then redeploy every
+function. A base64 zip is deployed byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import zipfile
+import zlib
+from dataclasses import dataclass
+
+from compositions.spec import Code
+
+# Lambda's limits on a package uploaded directly, zipped and unzipped.
+MAX_ZIPPED_BYTES = 50 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+
+# Inline source needs an interpreter: compiled runtimes cannot take it.
+SOURCE_EXTENSIONS = {"python": ".py", "nodejs": ".js", "ruby": ".rb"}
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_REGULAR_FILE_RW_R_R = 0o100644 << 16
+
+
+class PackageError(Exception):
+    """The code in the spec cannot become a deployment package."""
+
+
+@dataclass(frozen=True)
+class ZipPackage:
+    data: bytes = b""
+
+    @property
+    def sha256(self) -> str:
+        """The hash as Lambda reports it: base64 of the SHA-256 digest."""
+        return base64.b64encode(hashlib.sha256(self.data).digest()).decode()
+
+
+@dataclass(frozen=True)
+class S3Package:
+    bucket: str
+    key: str
+    version: str | None = None
+
+
+def build(code: Code, runtime: str, handler: str) -> ZipPackage | S3Package:
+    if code.zip_file is None:
+        assert code.s3_bucket and code.s3_key, "the spec guarantees one source"
+        return S3Package(code.s3_bucket, code.s3_key, code.s3_object_version)
+
+    archive = _decode_zip(code.zip_file)
+    if archive is None:
+        return ZipPackage(zip_source(code.zip_file, source_filename(runtime, handler)))
+    _check_archive(archive)
+    return ZipPackage(archive)
+
+
+def source_filename(runtime: str, handler: str) -> str:
+    """Where Lambda looks for the handler's module: `index.handler` on Python is index.py."""
+    family = next((f for f in SOURCE_EXTENSIONS if runtime.startswith(f)), None)
+    if family is None:
+        raise PackageError(
+            f"inline source needs a Python, Node.js or Ruby runtime, not {runtime}; "
+            "give a base64-encoded zip or an S3 object instead"
+        )
+    module, dot, _function = handler.rpartition(".")
+    if not dot or not module:
+        raise PackageError(
+            f"handler {handler!r} must read <file>.<function> for inline source"
+        )
+    if family == "python":
+        module = module.replace(".", "/")
+    return module + SOURCE_EXTENSIONS[family]
+
+
+def zip_source(source: str, filename: str) -> bytes:
+    entry = zipfile.ZipInfo(filename, date_time=_FIXED_TIME)
+    entry.external_attr = _REGULAR_FILE_RW_R_R
+    entry.create_system = 3
+    entry.compress_type = zipfile.ZIP_STORED
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(entry, source.encode())
+    return buffer.getvalue()
+
+
+def _decode_zip(text: str) -> bytes | None:
+    """The zip that `text` encodes in base64, or None when `text` is source code."""
+    compact = "".join(text.split())
+    try:
+        data = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if data.startswith((b"PK\x03\x04", b"PK\x05\x06")) else None
+
+
+def _check_archive(data: bytes) -> None:
+    if len(data) > MAX_ZIPPED_BYTES:
+        raise PackageError("the zip is larger than Lambda's 50 MB direct-upload limit")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            if sum(e.file_size for e in entries) > MAX_UNZIPPED_BYTES:
+                raise PackageError("the zip unpacks to more than Lambda's 250 MB")
+            # Sizes are checked first so that a zip bomb is refused without inflating it.
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as error:
+        # Unknown compression methods, encryption and truncated data all land here.
+        raise PackageError("the base64 value is not a readable zip archive") from error
+    if broken is not None:
+        raise PackageError(f"the zip entry {broken!r} is corrupt")

@@ -1,0 +1,245 @@
+"""The two kinds' specs as users write them, and the checks AWS would otherwise make for us.
+
+A spec that AWS would refuse is refused here instead, before any AWS call, with one message
+that names every bad field: the user fixes the object once instead of meeting AWS's
+complaints one sync at a time. The limits are those of the Lambda API; the CRD schema in
+`metacontroller/` repeats them so that `kubectl apply` refuses the same objects early.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+# Runtimes that Lambda has accepted for new or updated functions, as the documentation
+# lists them plus those released since. A runtime AWS has since blocked is still refused by
+# AWS itself, with its own message, which the status then carries.
+RUNTIMES = (
+    "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14",
+    "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x",
+    "java8.al2", "java11", "java17", "java21", "java25",
+    "dotnet6", "dotnet8", "dotnet10",
+    "ruby3.2", "ruby3.3", "ruby3.4",
+    "go1.x", "provided", "provided.al2", "provided.al2023",
+)  # fmt: skip
+
+# Lambda sets these itself and refuses a function that tries to.
+RESERVED_ENVIRONMENT_KEYS = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION",
+    "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})  # fmt: skip
+
+ENVIRONMENT_LIMIT_BYTES = 4096
+MAX_TAGS = 50
+
+# The tag that says which Kubernetes object a function belongs to. Users may not set it.
+OWNER_TAG = "aws-infra-operator.runner.codes/owner"
+
+ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[a-zA-Z0-9+=,.@_/-]+$")
+LAYER_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]+:[0-9]+$"
+)
+QUEUE_OR_TOPIC_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:.+$")
+FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+def _matching(pattern: re.Pattern[str], what: str):
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_tag_keys(tags: dict[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128:
+            raise ValueError("tag keys must be 1 to 128 characters")
+        if len(value) > 256:
+            raise ValueError(f"the value of tag {key!r} is longer than 256 characters")
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"tag key {key!r} is reserved: keys starting with aws: belong to AWS")
+        if key == OWNER_TAG:
+            raise ValueError(f"tag key {key!r} is set by the operator itself")
+    return tags
+
+
+RoleArn = Annotated[StrictStr, _matching(ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)")]
+Tags = Annotated[dict[StrictStr, StrictStr], AfterValidator(_check_tag_keys)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, extra="forbid", frozen=True, strict=True
+    )
+
+
+class ProviderRef(_Model):
+    name: StrictStr = Field(min_length=1, max_length=253)
+
+
+class Code(_Model):
+    zip_file: StrictStr | None = Field(default=None, min_length=1)
+    s3_bucket: StrictStr | None = Field(default=None, min_length=3, max_length=63)
+    s3_key: StrictStr | None = Field(default=None, min_length=1, max_length=1024)
+    s3_object_version: StrictStr | None = Field(default=None, min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Code:
+        has_s3 = self.s3_bucket is not None or self.s3_key is not None
+        if self.zip_file is not None and has_s3:
+            raise ValueError("give either zipFile or s3Bucket with s3Key, not both")
+        if self.zip_file is None and not has_s3:
+            raise ValueError("give zipFile, or s3Bucket with s3Key")
+        if has_s3 and (self.s3_bucket is None or self.s3_key is None):
+            raise ValueError("s3Bucket and s3Key go together")
+        if self.s3_object_version is not None and not has_s3:
+            raise ValueError("s3ObjectVersion needs s3Bucket and s3Key")
+        return self
+
+
+class Environment(_Model):
+    variables: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _lambda_rules(self) -> Environment:
+        for key in self.variables:
+            if not ENVIRONMENT_KEY.match(key):
+                raise ValueError(
+                    f"variable name {key!r} must start with a letter and hold only letters,"
+                    " digits and _"
+                )
+            if key in RESERVED_ENVIRONMENT_KEYS:
+                raise ValueError(f"variable name {key!r} is reserved by Lambda")
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in self.variables.items())
+        if size > ENVIRONMENT_LIMIT_BYTES:
+            raise ValueError(f"variables take {size} bytes; Lambda allows 4 KB in all")
+        return self
+
+
+SecurityGroupId = Annotated[StrictStr, _matching(re.compile(r"^sg-[0-9a-f]+$"), "a security group ID (sg-...)")]
+SubnetId = Annotated[StrictStr, _matching(re.compile(r"^subnet-[0-9a-f]+$"), "a subnet ID (subnet-...)")]
+
+
+class VpcConfig(_Model):
+    security_group_ids: list[SecurityGroupId] = Field(default_factory=list, max_length=5)
+    subnet_ids: list[SubnetId] = Field(default_factory=list, max_length=16)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> VpcConfig:
+        if bool(self.security_group_ids) != bool(self.subnet_ids):
+            raise ValueError("securityGroupIds and subnetIds go together")
+        return self
+
+
+class DeadLetterConfig(_Model):
+    target_arn: Annotated[StrictStr, _matching(QUEUE_OR_TOPIC_ARN, "an SQS queue or SNS topic ARN")]
+
+
+class TracingConfig(_Model):
+    mode: Literal["Active", "PassThrough"]
+
+
+class LambdaFunctionSpec(_Model):
+    provider_ref: ProviderRef | None = None
+    function_name: Annotated[
+        StrictStr, _matching(FUNCTION_NAME, "1 to 64 letters, digits, - or _")
+    ]
+    runtime: Literal[RUNTIMES]  # type: ignore[valid-type]
+    handler: Annotated[
+        StrictStr, _matching(re.compile(r"^[^\s]{1,128}$"), "1 to 128 characters, no spaces")
+    ]
+    role: RoleArn
+    code: Code
+    description: StrictStr = Field(default="", max_length=256)
+    memory_size: StrictInt = Field(default=128, ge=128, le=10240)
+    timeout: StrictInt = Field(default=3, ge=1, le=900)
+    environment: Environment | None = None
+    vpc_config: VpcConfig | None = None
+    layers: list[
+        Annotated[StrictStr, _matching(LAYER_ARN, "a layer version ARN (...:layer:<name>:<version>)")]
+    ] = Field(default_factory=list, max_length=5)
+    dead_letter_config: DeadLetterConfig | None = None
+    ephemeral_storage: StrictInt = Field(default=512, ge=512, le=10240)
+    reserved_concurrent_executions: StrictInt | None = Field(default=None, ge=0)
+    architectures: list[Literal["x86_64", "arm64"]] = Field(
+        default_factory=lambda: ["x86_64"], min_length=1, max_length=1
+    )
+    tags: Tags = Field(default_factory=dict)
+    tracing_config: TracingConfig | None = None
+    deletion_policy: Literal["Delete", "Retain"] = "Delete"
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider_ref.name if self.provider_ref else "default"
+
+
+class SecretKeyRef(_Model):
+    name: StrictStr = Field(min_length=1, max_length=253)
+    key: StrictStr = Field(min_length=1, max_length=253)
+
+
+class AWSProviderSpec(_Model):
+    region: Annotated[StrictStr, _matching(REGION, "an AWS region such as us-east-1")]
+    endpoint: StrictStr | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    access_key_id_ref: SecretKeyRef | None = Field(default=None, alias="accessKeyIDRef")
+    secret_access_key_ref: SecretKeyRef | None = None
+    role_arn: RoleArn | None = Field(default=None, alias="roleARN")
+    external_id: StrictStr | None = Field(
+        default=None, alias="externalID", min_length=2, max_length=1224,
+        pattern=r"^[\w+=,.@:/-]+$",
+    )  # fmt: skip
+    default_tags: Tags = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> AWSProviderSpec:
+        if (self.access_key_id_ref is None) != (self.secret_access_key_ref is None):
+            raise ValueError("accessKeyIDRef and secretAccessKeyRef go together")
+        return self
+
+
+Spec = TypeVar("Spec", bound=_Model)
+
+
+def parse(model: type[Spec], raw: Any) -> Spec | list[str]:
+    """The spec as `model`, or one line per bad field, each naming the field by its path."""
+    if not isinstance(raw, dict):
+        return ["spec: must be an object"]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        return [_describe(e) for e in error.errors(include_input=False, include_url=False)]
+
+
+def _describe(error: Any) -> str:
+    path = "spec" + "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}"
+        for part in error["loc"]
+        # pydantic names the branch of a union or a validator step; users never wrote it
+        if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
+    )
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        message = "is required"
+    elif error["type"] == "extra_forbidden":
+        message = "is not a field of this kind"
+    return f"{path}: {message}"

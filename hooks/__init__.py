@@ -1,0 +1,1 @@
+"""The HTTP layer: Metacontroller's webhooks in, replies out. The work is in `compositions`."""

@@ -1,0 +1,100 @@
+"""The Flask app that Metacontroller calls: routing, request parsing and error replies.
+
+Served by `gunicorn 'hooks.app:create_app()'`. Every route parses the body into the
+contract's model and hands it to `compositions.reconcile`; nothing else happens here. A
+body that is not a Metacontroller request gets a 4xx with a JSON error; a 500 means a bug of
+ours, and its reply says no more than that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Request, jsonify, request
+from pydantic import ValidationError
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+
+from compositions import reconcile
+from compositions.metacontroller import CustomizeRequest, SyncReply, SyncRequest
+from hooks import logs
+
+log = logging.getLogger(__name__)
+
+# The largest Kubernetes object is about 1.5 MB; a request carries the parent and its
+# related objects, so allow for a few of them and refuse anything larger unread.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+
+Sync = Callable[[SyncRequest, reconcile.Dependencies], SyncReply]
+Customize = Callable[[CustomizeRequest], dict[str, Any]]
+
+KINDS: dict[str, tuple[Customize, Sync, Sync]] = {
+    "lambdafunction": (
+        reconcile.customize_function,
+        reconcile.sync_function,
+        reconcile.finalize_function,
+    ),
+    "awsprovider": (
+        reconcile.customize_provider,
+        reconcile.sync_provider,
+        reconcile.finalize_provider,
+    ),
+}
+
+
+def create_app(config: reconcile.Dependencies | None = None) -> Flask:
+    """The hooks' app; `config` replaces the real AWS and Kubernetes access, for tests."""
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    deps = config or reconcile.Dependencies()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+
+    @app.get("/healthz")
+    def healthz():
+        return {"ok": True}
+
+    @app.post("/hooks/<kind>/customize")
+    def customize(kind: str):
+        customize_kind = _kind(kind)[0]
+        return jsonify(customize_kind(_parse(CustomizeRequest, request)))
+
+    @app.post("/hooks/<kind>/sync")
+    def sync(kind: str):
+        parsed = _parse(SyncRequest, request)
+        return jsonify(_kind(kind)[1](parsed, deps).body())
+
+    @app.post("/hooks/<kind>/finalize")
+    def finalize(kind: str):
+        parsed = _parse(SyncRequest, request)
+        return jsonify(_kind(kind)[2](parsed, deps).body())
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return jsonify(error=error.description), error.code
+
+    @app.errorhandler(Exception)
+    def bug(error: Exception):
+        log.exception("unexpected failure in %s %s", request.method, request.path)
+        return jsonify(error="internal error in the hooks; see their log"), 500
+
+    return app
+
+
+def _kind(kind: str) -> tuple[Customize, Sync, Sync]:
+    if kind not in KINDS:
+        raise NotFound(f"no hooks for kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+    return KINDS[kind]
+
+
+def _parse(model: type, incoming: Request) -> Any:
+    body = incoming.get_json(silent=True, force=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        # Name the fields, never echo the values: they may be Secret data.
+        where = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        raise BadRequest("not a Metacontroller request; bad fields: " + ", ".join(where[:10])) from None
