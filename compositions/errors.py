@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 
-MESSAGE_LIMIT = 400
+# Long enough to name every bad field of a spec; Kubernetes allows 32 KiB.
+MESSAGE_LIMIT = 2000
 
 
 class ReconcileError(Exception):

@@ -83,6 +83,12 @@ def _check_tag_keys(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+def _known_runtime(runtime: str) -> str:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"{runtime!r} is not a Lambda runtime; one of: {', '.join(RUNTIMES)}")
+    return runtime
+
+
 RoleArn = Annotated[StrictStr, _matching(ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)")]
 Tags = Annotated[dict[StrictStr, StrictStr], AfterValidator(_check_tag_keys)]
 
@@ -164,7 +170,7 @@ class LambdaFunctionSpec(_Model):
     function_name: Annotated[
         StrictStr, _matching(FUNCTION_NAME, "1 to 64 letters, digits, - or _")
     ]
-    runtime: Literal[RUNTIMES]  # type: ignore[valid-type]
+    runtime: Annotated[StrictStr, AfterValidator(_known_runtime)]
     handler: Annotated[
         StrictStr, _matching(re.compile(r"^[^\s]{1,128}$"), "1 to 128 characters, no spaces")
     ]

@@ -4,8 +4,9 @@ thin WSGI layer that makes its Lambda behave as the real one does where we depen
 moto answers every change at once and for good, and forgets some fields. Lambda does not:
 - CreateFunction answers `State: Pending`, and every update `LastUpdateStatus: InProgress`;
   the change shows as settled only on a later read. The layer answers the same way.
-- Lambda keeps DeadLetterConfig, TracingConfig and EphemeralStorage as updated, and the
-  architecture given with new code; moto drops them. The layer remembers and reports them.
+- Lambda keeps DeadLetterConfig, TracingConfig and EphemeralStorage as updated, the
+  architecture given with new code, and a reserved concurrency of 0; moto drops them. The
+  layer remembers and reports them.
 - The access key `test` belongs to account 000000000000, as in LocalStack, so the
   documentation's LocalStack examples run unchanged.
 Tests add faults through `faults`: an AWS error for the next calls of an operation, or a
@@ -90,9 +91,17 @@ class LambdaFidelity:
     def __init__(self, app: Callable) -> None:
         self._app = app
         self._remembered: dict[str, dict[str, Any]] = {}
+        self._zero_concurrency: set[str] = set()
         self._lock = threading.Lock()
         self.faults: list[Fault] = []
         self.calls: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._remembered.clear()
+            self._zero_concurrency.clear()
+            self.faults.clear()
+            self.calls.clear()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if "HTTP_X_MOTO_ACCOUNT_ID" not in environ and _access_key(environ) == "test":
@@ -122,6 +131,13 @@ class LambdaFidelity:
         return [payload]
 
     def _adjust(self, operation: str, name: str, sent: dict, reply: dict) -> dict:
+        with self._lock:
+            if operation == "PutFunctionConcurrency" and sent.get("ReservedConcurrentExecutions") == 0:
+                self._zero_concurrency.add(name)
+            elif operation in ("PutFunctionConcurrency", "DeleteFunctionConcurrency", "DeleteFunction"):
+                self._zero_concurrency.discard(name)
+            elif operation == "GetFunction" and name in self._zero_concurrency:
+                reply["Concurrency"] = {"ReservedConcurrentExecutions": 0}
         config = reply.get("Configuration", reply) if operation == "GetFunction" else reply
         arn = config.get("FunctionArn")
         if not arn:

@@ -1,0 +1,134 @@
+"""Shared test fixtures: the embedded AWS, a Kubernetes API with Secrets, and the hooks served
+over HTTP with every AWS call they make recorded.
+
+The embedded AWS starts once per session and is reset before each test. The hooks get a
+fresh app (and so fresh cached clients) per test, served on a loopback port, and are driven
+by `sandbox.replay.Metacontroller`, which speaks the webhook contract over HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from compositions.aws import Connector
+from compositions.kube import KubernetesSecrets
+from compositions.reconcile import Dependencies
+from hooks.app import create_app
+from sandbox.aws import DEFAULT_ACCOUNT, EmbeddedAWS
+from sandbox.kubeapi import KubernetesAPI
+from sandbox.replay import Metacontroller, seed
+
+API_VERSION = "aws-infra-operator.runner.codes/v1alpha1"
+ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/lambda-role"
+NAMESPACE = "team-a"
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[EmbeddedAWS]:
+    embedded = EmbeddedAWS().start()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def kube() -> Iterator[KubernetesAPI]:
+    api = KubernetesAPI().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(autouse=True)
+def isolated(
+    aws: EmbeddedAWS, kube: KubernetesAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test starts with an empty AWS, no Secrets, and no way to reach a real account."""
+    request = urllib.request.Request(f"{aws.endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()
+    aws.fidelity.reset()
+    kube.secrets.clear()
+    kube.reads = 0
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ambient")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ambient")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint)
+    monkeypatch.setenv("KUBECONFIG", kube.kubeconfig())
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class Hooks:
+    """The hooks on a loopback port, and what they asked of AWS."""
+
+    url: str
+    aws: EmbeddedAWS
+    calls: list[str] = field(default_factory=list)
+
+    def metacontroller(
+        self, *objects: dict[str, Any], hook_version: str = "v2"
+    ) -> Metacontroller:
+        return Metacontroller(self.url, list(objects), hook_version)
+
+    def mutations(self) -> list[str]:
+        return [c for c in self.calls if not c.startswith(("Get", "List"))]
+
+
+@pytest.fixture
+def hooks(aws: EmbeddedAWS) -> Iterator[Hooks]:
+    calls: list[str] = []
+
+    def record(client: Any) -> None:
+        client.meta.events.register(
+            "before-call", lambda model, **_: calls.append(model.name)
+        )
+
+    deps = Dependencies(aws=Connector(on_client=record), secrets=KubernetesSecrets())
+    server = make_server("127.0.0.1", 0, create_app(deps), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Hooks(f"http://127.0.0.1:{server.server_port}", aws, calls)
+    server.shutdown()
+    thread.join()
+
+
+def provider(aws: EmbeddedAWS, name: str = "default", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AWSProvider",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"region": "us-east-1", "endpoint": aws.endpoint, **spec},
+    }
+
+
+def lambda_function(name: str = "orders", **spec: Any) -> dict[str, Any]:
+    body = {
+        "functionName": name,
+        "runtime": "python3.12",
+        "handler": "index.handler",
+        "role": ROLE,
+        "code": {"zipFile": "def handler(event, context):\n    return 'ok'\n"},
+    }
+    body.update(spec)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "LambdaFunction",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": body,
+    }
+
+
+@pytest.fixture
+def ready_provider(hooks: Hooks, aws: EmbeddedAWS) -> dict[str, Any]:
+    """The `default` AWSProvider, synced and ready, with the roles the tests use."""
+    seed(aws.endpoint, [lambda_function()])
+    obj = provider(aws)
+    hooks.metacontroller(obj).sync(obj)
+    assert obj["status"]["ready"] is True, obj["status"]
+    hooks.calls.clear()
+    return obj
