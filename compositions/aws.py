@@ -171,7 +171,7 @@ class Connector:
                 return self._clients[key]
             session = self._sessions.get(target)
             if session is None:
-                session = self._sessions[target] = _session(target)
+                session = self._sessions[target] = _session(target, self._on_client)
             client = session.client(service, endpoint_url=target.endpoint, config=CLIENT_CONFIG)
             if self._on_client:
                 self._on_client(client)
@@ -183,7 +183,7 @@ class Connector:
             return client
 
 
-def _session(target: Target) -> boto3.Session:
+def _session(target: Target, on_client: Callable[[Any], None] | None) -> boto3.Session:
     base = boto3.Session(
         aws_access_key_id=target.access_key_id,
         aws_secret_access_key=target.secret_access_key,
@@ -191,10 +191,12 @@ def _session(target: Target) -> boto3.Session:
     )
     if not target.role_arn:
         return base
-    return _assumed_role_session(base, target)
+    return _assumed_role_session(base, target, on_client)
 
 
-def _assumed_role_session(base: boto3.Session, target: Target) -> boto3.Session:
+def _assumed_role_session(
+    base: boto3.Session, target: Target, on_client: Callable[[Any], None] | None
+) -> boto3.Session:
     """A session whose credentials come from assuming `target.role_arn`, refreshed in time.
 
     With a web identity token (IRSA), the role is assumed with it; otherwise with the base
@@ -205,6 +207,8 @@ def _assumed_role_session(base: boto3.Session, target: Target) -> boto3.Session:
     sts = base.client(
         "sts", endpoint_url=target.endpoint, config=CLIENT_CONFIG.merge(signing)
     )
+    if on_client:
+        on_client(sts)
 
     def assume() -> dict[str, Any]:
         common = {

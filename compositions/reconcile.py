@@ -10,6 +10,7 @@ and a message saying what to do; the hook still answers 200.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from typing import Any
 from compositions import function
 from compositions.aws import Connector, Target
 from compositions.conditions import Condition, render, timestamp
-from compositions.errors import Permanent, ReconcileError, Retryable, retry_delay
+from compositions.errors import Permanent, ReconcileError, Retryable
+from compositions.schedule import SETTLE_SECONDS, next_check, retry_delay
 from compositions.function import Observed
 from compositions.kube import SecretReader, decode
 from compositions.metacontroller import (
@@ -34,21 +36,27 @@ from compositions.spec import AWSProviderSpec, LambdaFunctionSpec, parse
 
 log = logging.getLogger(__name__)
 
-# How soon to look again while Lambda applies a change.
-SETTLE_SECONDS = 5.0
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 @dataclass
 class Dependencies:
-    """The outside world of the hooks; tests and `make run` give their own."""
+    """The outside world of the hooks and their timing; tests and `make run` give their own."""
 
     aws: Connector = field(default_factory=Connector)
     secrets: SecretReader = field(default_factory=lambda: _kubernetes_secrets())
     clock: Callable[[], datetime] = _utcnow
+    # How often a settled function is compared with AWS, and a provider's credentials checked.
+    drift_check_seconds: float = 300.0
+    provider_check_seconds: float = 600.0
+
+    @classmethod
+    def from_environment(cls) -> Dependencies:
+        return cls(
+            drift_check_seconds=float(os.environ.get("DRIFT_CHECK_SECONDS", 300)),
+            provider_check_seconds=float(os.environ.get("PROVIDER_CHECK_SECONDS", 600)),
+        )
 
 
 def _kubernetes_secrets() -> SecretReader:
@@ -114,8 +122,12 @@ def sync_function(request: SyncRequest, deps: Dependencies) -> SyncReply:
         synced = Condition("Synced", True, "UpToDate", "AWS matches the spec")
 
     status = _function_status(previous, observed, synced, progress.deployed, deps.clock())
-    settling = observed.busy or bool(remaining)
-    return SyncReply(status=status, resync_after_seconds=SETTLE_SECONDS if settling else 0.0)
+    if observed.busy or remaining:
+        return SyncReply(status=status, resync_after_seconds=SETTLE_SECONDS)
+    return SyncReply(
+        status=status,
+        resync_after_seconds=next_check(deps.drift_check_seconds, parent.metadata.uid),
+    )
 
 
 def finalize_function(request: SyncRequest, deps: Dependencies) -> SyncReply:
@@ -203,7 +215,7 @@ def sync_provider(request: SyncRequest, deps: Dependencies) -> SyncReply:
         "Ready", True, "Authenticated",
         f"authenticated as {identity['arn']} in account {identity['account']}",
     )  # fmt: skip
-    return SyncReply(status={
+    return SyncReply(resync_after_seconds=next_check(deps.provider_check_seconds, parent.metadata.uid), status={
         "ready": True,
         "accountID": identity["account"],
         "callerIdentity": identity["arn"],
@@ -224,11 +236,13 @@ def provider_target(
 ) -> Target:
     """Where and as whom a provider calls AWS, with keys read from its Secret."""
     namespace = provider.metadata.namespace
-    keys = []
+    keys, read = [], {}
     for ref in (spec.access_key_id_ref, spec.secret_access_key_ref):
         if ref is None:
             continue
-        values = secret(namespace, ref.name)
+        if ref.name not in read:
+            read[ref.name] = secret(namespace, ref.name)
+        values = read[ref.name]
         if not values.get(ref.key):
             raise Permanent(
                 "SecretKeyMissing", f"Secret {namespace}/{ref.name} has no value under key {ref.key}"

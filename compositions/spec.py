@@ -9,6 +9,7 @@ complaints one sync at a time. The limits are those of the Lambda API; the CRD s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -19,7 +20,6 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
-    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -109,37 +109,24 @@ class Code(_Model):
     s3_key: StrictStr | None = Field(default=None, min_length=1, max_length=1024)
     s3_object_version: StrictStr | None = Field(default=None, min_length=1, max_length=1024)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> Code:
-        has_s3 = self.s3_bucket is not None or self.s3_key is not None
-        if self.zip_file is not None and has_s3:
-            raise ValueError("give either zipFile or s3Bucket with s3Key, not both")
-        if self.zip_file is None and not has_s3:
-            raise ValueError("give zipFile, or s3Bucket with s3Key")
-        if has_s3 and (self.s3_bucket is None or self.s3_key is None):
-            raise ValueError("s3Bucket and s3Key go together")
-        if self.s3_object_version is not None and not has_s3:
-            raise ValueError("s3ObjectVersion needs s3Bucket and s3Key")
-        return self
+def _check_variables(variables: dict[str, str]) -> dict[str, str]:
+    for key in variables:
+        if not ENVIRONMENT_KEY.match(key):
+            raise ValueError(
+                f"variable name {key!r} must be a letter followed by letters, digits or _"
+            )
+        if key in RESERVED_ENVIRONMENT_KEYS:
+            raise ValueError(f"variable name {key!r} is reserved by Lambda")
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
+    if size > ENVIRONMENT_LIMIT_BYTES:
+        raise ValueError(f"variables take {size} bytes; Lambda allows 4 KB in all")
+    return variables
 
 
 class Environment(_Model):
-    variables: dict[StrictStr, StrictStr] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _lambda_rules(self) -> Environment:
-        for key in self.variables:
-            if not ENVIRONMENT_KEY.match(key):
-                raise ValueError(
-                    f"variable name {key!r} must start with a letter and hold only letters,"
-                    " digits and _"
-                )
-            if key in RESERVED_ENVIRONMENT_KEYS:
-                raise ValueError(f"variable name {key!r} is reserved by Lambda")
-        size = sum(len(k.encode()) + len(v.encode()) for k, v in self.variables.items())
-        if size > ENVIRONMENT_LIMIT_BYTES:
-            raise ValueError(f"variables take {size} bytes; Lambda allows 4 KB in all")
-        return self
+    variables: Annotated[dict[StrictStr, StrictStr], AfterValidator(_check_variables)] = Field(
+        default_factory=dict
+    )
 
 
 SecurityGroupId = Annotated[StrictStr, _matching(re.compile(r"^sg-[0-9a-f]+$"), "a security group ID (sg-...)")]
@@ -149,13 +136,6 @@ SubnetId = Annotated[StrictStr, _matching(re.compile(r"^subnet-[0-9a-f]+$"), "a 
 class VpcConfig(_Model):
     security_group_ids: list[SecurityGroupId] = Field(default_factory=list, max_length=5)
     subnet_ids: list[SubnetId] = Field(default_factory=list, max_length=16)
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> VpcConfig:
-        if bool(self.security_group_ids) != bool(self.subnet_ids):
-            raise ValueError("securityGroupIds and subnetIds go together")
-        return self
-
 
 class DeadLetterConfig(_Model):
     target_arn: Annotated[StrictStr, _matching(QUEUE_OR_TOPIC_ARN, "an SQS queue or SNS topic ARN")]
@@ -216,13 +196,6 @@ class AWSProviderSpec(_Model):
     )  # fmt: skip
     default_tags: Tags = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _keys_together(self) -> AWSProviderSpec:
-        if (self.access_key_id_ref is None) != (self.secret_access_key_ref is None):
-            raise ValueError("accessKeyIDRef and secretAccessKeyRef go together")
-        return self
-
-
 Spec = TypeVar("Spec", bound=_Model)
 
 
@@ -230,10 +203,44 @@ def parse(model: type[Spec], raw: Any) -> Spec | list[str]:
     """The spec as `model`, or one line per bad field, each naming the field by its path."""
     if not isinstance(raw, dict):
         return ["spec: must be an object"]
+    # Rules between fields are checked on the raw spec, so that they are reported together
+    # with faults of single fields instead of only once those are fixed.
+    problems = list(_RULES[model](raw))
     try:
-        return model.model_validate(raw)
+        parsed = model.model_validate(raw)
     except ValidationError as error:
-        return [_describe(e) for e in error.errors(include_input=False, include_url=False)]
+        errors = error.errors(include_input=False, include_url=False)
+        return [_describe(e) for e in errors] + problems
+    return problems or parsed
+
+
+def _function_rules(raw: dict[str, Any]) -> Iterator[str]:
+    code = raw.get("code")
+    if isinstance(code, dict):
+        given = {k for k, v in code.items() if v is not None}
+        s3 = given & {"s3Bucket", "s3Key"}
+        if "zipFile" in given and s3:
+            yield "spec.code: give either zipFile or s3Bucket with s3Key, not both"
+        elif "zipFile" not in given and not s3:
+            yield "spec.code: give zipFile, or s3Bucket with s3Key"
+        elif s3 and len(s3) == 1:
+            yield "spec.code: s3Bucket and s3Key go together"
+        if "s3ObjectVersion" in given and not s3:
+            yield "spec.code.s3ObjectVersion: only goes with s3Bucket and s3Key"
+    vpc = raw.get("vpcConfig")
+    if isinstance(vpc, dict) and bool(vpc.get("securityGroupIds")) != bool(vpc.get("subnetIds")):
+        yield "spec.vpcConfig: securityGroupIds and subnetIds go together"
+
+
+def _provider_rules(raw: dict[str, Any]) -> Iterator[str]:
+    if (raw.get("accessKeyIDRef") is None) != (raw.get("secretAccessKeyRef") is None):
+        yield "spec: accessKeyIDRef and secretAccessKeyRef go together"
+
+
+_RULES: dict[type, Callable[[dict[str, Any]], Iterator[str]]] = {
+    LambdaFunctionSpec: _function_rules,
+    AWSProviderSpec: _provider_rules,
+}
 
 
 def _describe(error: Any) -> str:

@@ -47,7 +47,7 @@ KINDS: dict[str, tuple[Customize, Sync, Sync]] = {
 def create_app(config: reconcile.Dependencies | None = None) -> Flask:
     """The hooks' app; `config` replaces the real AWS and Kubernetes access, for tests."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    deps = config or reconcile.Dependencies()
+    deps = config or reconcile.Dependencies.from_environment()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 

@@ -23,6 +23,9 @@ import yaml
 
 from sandbox.aws import DEFAULT_ACCOUNT
 
+# A reply that asks for no call sooner than this means the object has settled.
+SETTLED_AFTER_SECONDS = 60.0
+
 HOOK_PATHS = {"LambdaFunction": "lambdafunction", "AWSProvider": "awsprovider"}
 
 
@@ -96,13 +99,18 @@ class Metacontroller:
         return related
 
     def converge(self, parent: dict[str, Any], max_syncs: int = 10) -> Outcome:
-        """Sync until the hooks ask for no earlier resync, at most `max_syncs` times."""
+        """Sync until the object settles, at most `max_syncs` times.
+
+        The hooks ask to be called back within seconds while something is in flight, and
+        only minutes later once it has settled; the replay calls back at once instead of
+        waiting, since the embedded AWS settles by the next read.
+        """
         outcome = Outcome(parent)
         for _ in range(max_syncs):
             reply = self.sync(parent)
             outcome.syncs += 1
             outcome.replies.append(reply)
-            if not reply.get("resyncAfterSeconds"):
+            if reply.get("resyncAfterSeconds", SETTLED_AFTER_SECONDS) >= SETTLED_AFTER_SECONDS:
                 break
         return outcome
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,19 @@ class Hooks:
         return [c for c in self.calls if not c.startswith(("Get", "List"))]
 
 
+@contextmanager
+def served(deps: Dependencies) -> Iterator[str]:
+    """The hooks app for `deps` on a loopback port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, create_app(deps), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
 @pytest.fixture
 def hooks(aws: EmbeddedAWS) -> Iterator[Hooks]:
     calls: list[str] = []
@@ -89,12 +103,8 @@ def hooks(aws: EmbeddedAWS) -> Iterator[Hooks]:
         )
 
     deps = Dependencies(aws=Connector(on_client=record), secrets=KubernetesSecrets())
-    server = make_server("127.0.0.1", 0, create_app(deps), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Hooks(f"http://127.0.0.1:{server.server_port}", aws, calls)
-    server.shutdown()
-    thread.join()
+    with served(deps) as url:
+        yield Hooks(url, aws, calls)
 
 
 def provider(aws: EmbeddedAWS, name: str = "default", **spec: Any) -> dict[str, Any]:
