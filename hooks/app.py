@@ -57,18 +57,18 @@ def create_app(config: reconcile.Dependencies | None = None) -> Flask:
 
     @app.post("/hooks/<kind>/customize")
     def customize(kind: str):
-        customize_kind = _kind(kind)[0]
-        return jsonify(customize_kind(_parse(CustomizeRequest, request)))
+        answer = _kind(kind)[0]
+        return jsonify(answer(_parse(CustomizeRequest, request)))
 
     @app.post("/hooks/<kind>/sync")
     def sync(kind: str):
-        parsed = _parse(SyncRequest, request)
-        return jsonify(_kind(kind)[1](parsed, deps).body())
+        answer = _kind(kind)[1]
+        return jsonify(answer(_parse(SyncRequest, request), deps).body())
 
     @app.post("/hooks/<kind>/finalize")
     def finalize(kind: str):
-        parsed = _parse(SyncRequest, request)
-        return jsonify(_kind(kind)[2](parsed, deps).body())
+        answer = _kind(kind)[2]
+        return jsonify(answer(_parse(SyncRequest, request), deps).body())
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

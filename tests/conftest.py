@@ -84,7 +84,7 @@ class Hooks:
 def served(deps: Dependencies) -> Iterator[str]:
     """The hooks app for `deps` on a loopback port; yields its base URL."""
     server = make_server("127.0.0.1", 0, create_app(deps), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -1,0 +1,107 @@
+"""The HTTP layer: what a caller that is not a well-behaved Metacontroller gets back."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from compositions.aws import Connector
+from compositions.reconcile import Dependencies
+from conftest import lambda_function, served
+
+
+def request(url: str, body: bytes | None, method: str = "POST") -> tuple[int, dict[str, Any], str]:
+    req = urllib.request.Request(url, data=body, method=method,
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=30) as reply:
+            text = reply.read().decode()
+            return reply.status, json.loads(text), text
+    except urllib.error.HTTPError as error:
+        text = error.read().decode()
+        return error.code, json.loads(text), text
+
+
+PARENT = lambda_function()
+
+
+ENVELOPE_FAULTS = [
+    (b"not json", "not JSON"),
+    (b"\xff\xfe\x00", "not UTF-8"),
+    (b"[1, 2]", "not an object"),
+    (b"{}", "no parent"),
+    (json.dumps({"parent": "LambdaFunction"}).encode(), "a parent that is not an object"),
+    (json.dumps({"parent": {"kind": "LambdaFunction"}}).encode(), "a parent without metadata"),
+    (json.dumps({"parent": {**PARENT, "metadata": {"name": "x"}}}).encode(), "no namespace"),
+]
+# Only sync and finalize requests carry these.
+SYNC_FAULTS = [
+    (json.dumps({"parent": PARENT, "related": [1]}).encode(), "related that is not a map"),
+    (json.dumps({"parent": PARENT, "related": {"g": {"k": 5}}}).encode(), "a related object that is not an object"),
+    (json.dumps({"parent": PARENT, "finalizing": "yes"}).encode(), "finalizing that is not a boolean"),
+]
+CASES = [
+    (hook, body, why)
+    for hook in ("sync", "finalize", "customize")
+    for body, why in ENVELOPE_FAULTS + (SYNC_FAULTS if hook != "customize" else [])
+]
+
+
+@pytest.mark.parametrize(("hook", "body", "why"), CASES)
+def test_a_malformed_request_gets_400_with_a_json_error(hooks, hook, body, why):
+    status, reply, _ = request(f"{hooks.url}/hooks/lambdafunction/{hook}", body)
+    assert status == 400, why
+    assert isinstance(reply["error"], str) and reply["error"]
+    assert hooks.calls == []
+
+
+def test_a_request_body_over_the_bound_is_refused_unread(hooks):
+    status, reply, _ = request(f"{hooks.url}/hooks/lambdafunction/sync", b"{" + b" " * (9 * 1024 * 1024) + b"}")
+    assert status == 413
+    assert "error" in reply
+
+
+def test_an_unknown_kind_gets_404_and_a_wrong_method_405(hooks):
+    assert request(f"{hooks.url}/hooks/s3bucket/sync", b"{}")[0] == 404
+    assert request(f"{hooks.url}/hooks/lambdafunction/sync", None, method="GET")[0] == 405
+
+
+def test_healthz_answers(hooks):
+    status, reply, _ = request(f"{hooks.url}/healthz", None, method="GET")
+    assert (status, reply) == (200, {"ok": True})
+
+
+def test_a_bug_of_ours_is_a_500_that_shows_no_traceback(aws):
+    def explode(client: Any) -> None:
+        raise RuntimeError("secret-internal-detail")
+
+    parent = lambda_function()
+    prov = {
+        "apiVersion": parent["apiVersion"], "kind": "AWSProvider",
+        "metadata": {"name": "default", "namespace": parent["metadata"]["namespace"]},
+        "spec": {"region": "us-east-1", "endpoint": aws.endpoint}, "status": {"ready": True},
+    }  # fmt: skip
+    related = {"AWSProvider.aws-infra-operator.runner.codes/v1alpha1": {"team-a/default": prov}}
+    with served(Dependencies(aws=Connector(on_client=explode))) as url:
+        status, reply, text = request(f"{url}/hooks/lambdafunction/sync",
+                                      json.dumps({"parent": parent, "related": related}).encode())  # fmt: skip
+
+    assert status == 500
+    assert reply == {"error": "internal error in the hooks; see their log"}
+    assert "Traceback" not in text and "secret-internal-detail" not in text
+
+
+def test_sync_never_says_finalized_and_finalize_always_does(hooks, aws):
+    body = json.dumps({"parent": lambda_function(providerRef={"name": "absent"}), "related": {}}).encode()
+    _, synced, _ = request(f"{hooks.url}/hooks/lambdafunction/sync", body)
+    assert "finalized" not in synced
+
+    retained = lambda_function(deletionPolicy="Retain")
+    body = json.dumps({"parent": retained, "related": {}, "finalizing": True}).encode()
+    _, finalized, _ = request(f"{hooks.url}/hooks/lambdafunction/finalize", body)
+    assert finalized["finalized"] is True
+    assert set(finalized) <= {"status", "children", "resyncAfterSeconds", "finalized"}
