@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 _SECRET_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets/([^/]+)$")
@@ -26,7 +26,9 @@ class KubernetesAPI:
     def __init__(self) -> None:
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
         self.reads = 0
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._dir = tempfile.TemporaryDirectory(prefix="kubeapi-")
 
@@ -84,6 +86,11 @@ class KubernetesAPI:
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
         }
         return Response(json.dumps(secret), content_type="application/json")(environ, start_response)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 def _status(code: int, reason: str, message: str) -> Response:
