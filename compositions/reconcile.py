@@ -32,7 +32,7 @@ from compositions.metacontroller import (
     SyncRequest,
     related_resource,
 )
-from compositions.spec import AWSProviderSpec, LambdaFunctionSpec, parse
+from compositions.spec import AWSProviderSpec, LambdaFunctionSpec, Spec, parse
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ class _Progress:
         self.made.append(str(call))
 
 
-def _valid(model: type, raw: Any) -> Any:
+def _valid(model: type[Spec], raw: Any) -> Spec:
     parsed = parse(model, raw)
     if isinstance(parsed, list):
         raise Permanent("InvalidSpec", "; ".join(parsed))
@@ -307,10 +307,8 @@ def _provider_for(
     if isinstance(checked, int) and checked < provider.metadata.generation:
         raise Retryable("ProviderNotReady", f"{where} has changed and is not checked yet")
     if status.get("ready") is not True:
-        why = next(
-            (c.get("message") for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "Ready"),
-            "its credentials are not checked yet",
-        )
+        ready = _condition(status, "Ready")
+        why = ready.message if ready else "its credentials are not checked yet"
         raise Retryable("ProviderNotReady", f"{where} is not ready: {why}")
     return spec, provider_target(provider, spec, deps.secrets.read)
 
@@ -373,19 +371,25 @@ def _carried_status(
     previous: dict[str, Any], synced: Condition, now: datetime, failures: int = 0
 ) -> dict[str, Any]:
     """The last observation, unchanged, with a new Synced condition."""
-    status = {k: v for k, v in previous.items() if k in function.OBSERVED_FIELDS or k in ("ready", "deployedCode")}
-    status.setdefault("ready", False)
-    ready = next(
-        (c for c in previous.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "Ready"),
-        None,
+    status = {k: previous[k] for k in (*function.OBSERVED_FIELDS, "deployedCode") if k in previous}
+    status["ready"] = previous.get("ready") is True
+    ready = _condition(previous, "Ready") or Condition(
+        "Ready", False, "NotObserved", "AWS has not been read yet: see the Synced condition"
     )
-    conditions = [c for c in render([synced], previous, now)]
-    status["conditions"] = ([ready] if ready else [
-        render([Condition("Ready", False, "NotObserved", "AWS has not been read yet: see Synced")], previous, now)[0]
-    ]) + conditions
+    status["conditions"] = render([ready, synced], previous, now)
     status["lastSyncTime"] = timestamp(now)
     status["consecutiveFailures"] = failures
     return status
+
+
+def _condition(status: dict[str, Any], kind: str) -> Condition | None:
+    found = next(
+        (c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == kind),
+        None,
+    )
+    if found is None:
+        return None
+    return Condition(kind, found.get("status") == "True", str(found.get("reason", "")), str(found.get("message", "")))
 
 
 def _function_failure(
