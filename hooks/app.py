@@ -4,10 +4,15 @@ Served by `gunicorn 'hooks.app:create_app()'`. Every route parses the body into 
 contract's model and hands it to `compositions.reconcile`; nothing else happens here. A
 body that is not a Metacontroller request gets a 4xx with a JSON error; a 500 means a bug of
 ours, and its reply says no more than that.
+
+When a token is configured (`HOOKS_TOKEN_FILE`, a file such as a mounted Secret, or
+`HOOKS_TOKEN`), every hook call must carry it as `Authorization: Bearer <token>`, as
+Metacontroller sends it from `webhook.authorization`; `/healthz` stays open for probes.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from collections.abc import Callable
@@ -15,7 +20,7 @@ from typing import Any
 
 from flask import Flask, Request, jsonify, request
 from pydantic import ValidationError
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound, Unauthorized
 
 from compositions import reconcile
 from compositions.metacontroller import CustomizeRequest, SyncReply, SyncRequest
@@ -51,6 +56,11 @@ def create_app(config: reconcile.Dependencies | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 
+    @app.before_request
+    def authenticate():
+        if request.path.startswith("/hooks/"):
+            _check_token(request)
+
     @app.get("/healthz")
     def healthz():
         return {"ok": True}
@@ -72,7 +82,10 @@ def create_app(config: reconcile.Dependencies | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return jsonify(error=error.description), error.code
+        reply = jsonify(error=error.description)
+        if error.code == 401:
+            reply.headers["WWW-Authenticate"] = "Bearer"
+        return reply, error.code
 
     @app.errorhandler(Exception)
     def bug(error: Exception):
@@ -80,6 +93,25 @@ def create_app(config: reconcile.Dependencies | None = None) -> Flask:
         return jsonify(error="internal error in the hooks; see their log"), 500
 
     return app
+
+
+def _check_token(incoming: Request) -> None:
+    expected = _configured_token()
+    if expected is None:
+        return
+    scheme, _, given = incoming.headers.get("Authorization", "").partition(" ")
+    # compare_digest takes as long for a near miss as for a wild guess.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("a hook call needs the bearer token Metacontroller is given")
+
+
+def _configured_token() -> str | None:
+    """The token, read on each call so that a rotated Secret takes effect at once."""
+    path = os.environ.get("HOOKS_TOKEN_FILE")
+    if path:
+        with open(path, encoding="utf-8") as token:
+            return token.read().strip() or None
+    return os.environ.get("HOOKS_TOKEN") or None
 
 
 def _kind(kind: str) -> tuple[Customize, Sync, Sync]:

@@ -115,8 +115,8 @@ def _serve_hooks(port: int, endpoint: str, kubeconfig: str, log_path: Path) -> s
     for unset in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
         env.pop(unset, None)
     command = [
-        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-        "hooks.app:create_app()",
+        sys.executable, "-m", "gunicorn", "--config", "python:hooks.gunicorn_conf",
+        "--bind", f"127.0.0.1:{port}", "hooks.app:create_app()",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -105,3 +105,36 @@ def test_sync_never_says_finalized_and_finalize_always_does(hooks, aws):
     _, finalized, _ = request(f"{hooks.url}/hooks/lambdafunction/finalize", body)
     assert finalized["finalized"] is True
     assert set(finalized) <= {"status", "children", "resyncAfterSeconds", "finalized"}
+
+
+@pytest.mark.parametrize(
+    ("header", "allowed"),
+    [
+        (None, False),
+        ("Bearer wrong-token", False),
+        ("Basic czNjcjN0", False),
+        ("Bearer s3cr3t-token-value", True),
+        ("bearer s3cr3t-token-value", True),
+    ],
+)
+def test_with_a_token_configured_only_calls_bearing_it_reach_the_hooks(
+    aws, tmp_path, monkeypatch, header, allowed
+):
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cr3t-token-value\n")
+    monkeypatch.setenv("HOOKS_TOKEN_FILE", str(token_file))
+    headers = {"Content-Type": "application/json"} | ({"Authorization": header} if header else {})
+    body = json.dumps({"parent": lambda_function()}).encode()
+
+    with served(Dependencies()) as url:
+        req = urllib.request.Request(f"{url}/hooks/lambdafunction/customize", data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as reply:
+                status, text = reply.status, reply.read().decode()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read().decode()
+        health = request(f"{url}/healthz", None, method="GET")[0]
+
+    assert status == (200 if allowed else 401)
+    assert "s3cr3t-token-value" not in text
+    assert health == 200
