@@ -15,7 +15,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,48 +139,73 @@ class LambdaFunctions:
         return True
 
 
+@dataclass
+class _Entry:
+    """A session and its clients for one provider's credentials."""
+
+    target: Target
+    session: boto3.Session
+    clients: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 class Connector:
-    """Hands out clients, cached per Target, safe to share between threads."""
+    """Hands out clients, cached per provider credentials, safe to share between threads.
+
+    The caller names the credentials with a key that changes whenever they may change (the
+    provider's UID and generation, and the version of its Secret) and gives a function that
+    makes the Target on a miss: a cached key needs no Secret read and no STS call.
+    """
 
     def __init__(
-        self,
-        *,
-        max_targets: int = 256,
-        on_client: Callable[[Any], None] | None = None,
+        self, *, max_entries: int = 256, on_client: Callable[[Any], None] | None = None
     ) -> None:
         # on_client sees every new client: tests and metrics hook botocore's events there.
         self._on_client = on_client
-        self._max_targets = max_targets
-        self._clients: OrderedDict[tuple[Target, str], Any] = OrderedDict()
-        self._sessions: dict[Target, boto3.Session] = {}
+        self._max_entries = max_entries
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def functions(self, target: Target) -> LambdaFunctions:
-        return LambdaFunctions(self.client(target, "lambda"))
+    def functions(self, key: Hashable, target: Callable[[], Target]) -> LambdaFunctions:
+        return LambdaFunctions(self._client(key, target, "lambda"))
 
-    def caller_identity(self, target: Target) -> dict[str, str]:
-        with translated("GetCallerIdentity", target.role_arn or "the provider's credentials"):
-            reply = self.client(target, "sts").get_caller_identity()
+    def caller_identity(self, key: Hashable, target: Callable[[], Target]) -> dict[str, str]:
+        client = self._client(key, target, "sts")
+        with translated("GetCallerIdentity", "the provider's credentials"):
+            reply = client.get_caller_identity()
         return {"account": reply["Account"], "arn": reply["Arn"]}
 
-    def client(self, target: Target, service: str) -> Any:
-        key = (target, service)
+    def _client(self, key: Hashable, target: Callable[[], Target], service: str) -> Any:
+        entry = self._entry(key, target)
+        # boto3 sessions are not safe for making clients from several threads at once.
+        with entry.lock:
+            client = entry.clients.get(service)
+            if client is None:
+                client = entry.session.client(
+                    service, endpoint_url=entry.target.endpoint, config=CLIENT_CONFIG
+                )
+                if self._on_client:
+                    self._on_client(client)
+                entry.clients[service] = client
+        return client
+
+    def _entry(self, key: Hashable, target: Callable[[], Target]) -> _Entry:
         with self._lock:
-            if key in self._clients:
-                self._clients.move_to_end(key)
-                return self._clients[key]
-            session = self._sessions.get(target)
-            if session is None:
-                session = self._sessions[target] = _session(target, self._on_client)
-            client = session.client(service, endpoint_url=target.endpoint, config=CLIENT_CONFIG)
-            if self._on_client:
-                self._on_client(client)
-            self._clients[key] = client
-            while len(self._clients) > self._max_targets:
-                (evicted, _), _ = self._clients.popitem(last=False)
-                if not any(t == evicted for t, _ in self._clients):
-                    self._sessions.pop(evicted, None)
-            return client
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+
+        # Reading a Secret or assuming a role happens outside the lock, so one slow
+        # provider does not hold up the others; a racing thread's entry is simply dropped.
+        made = target()
+        fresh = _Entry(made, _session(made, self._on_client))
+        with self._lock:
+            entry = self._entries.setdefault(key, fresh)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return entry
 
 
 def _session(target: Target, on_client: Callable[[Any], None] | None) -> boto3.Session:

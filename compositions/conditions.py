@@ -8,8 +8,10 @@ looked at.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
+
+from compositions.errors import ReconcileError
 
 
 class Condition(NamedTuple):
@@ -19,8 +21,27 @@ class Condition(NamedTuple):
     message: str
 
 
+def find(status: Mapping[str, Any], kind: str) -> Condition | None:
+    """The condition of type `kind` in a status, if it has one."""
+    for entry in status.get("conditions") or []:
+        if isinstance(entry, dict) and entry.get("type") == kind:
+            return Condition(
+                kind,
+                entry.get("status") == "True",
+                str(entry.get("reason", "")),
+                str(entry.get("message", "")),
+            )
+    return None
+
+
+def failed(error: ReconcileError, kind: str) -> Condition:
+    hint = " (will retry)" if error.retryable else ""
+    return Condition(kind, False, error.reason, error.message + hint)
+
+
 def timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC, to the second, as Kubernetes writes times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render(

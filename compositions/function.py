@@ -297,7 +297,8 @@ def plan(
                 "ReservedConcurrentExecutions": desired.reserved_concurrency,
             }))  # fmt: skip
 
-    guard = _revision_guard(observed)
+    # The revision read guards the update only if nothing in this plan changed it since.
+    guard = {} if calls else _revision_guard(observed)
     if changes := configuration_changes(desired, observed):
         calls.append(Call("UpdateFunctionConfiguration", {"FunctionName": name, **changes, **guard}))
     elif code_changed(desired, observed, deployed):

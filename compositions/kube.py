@@ -14,6 +14,7 @@ import binascii
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from compositions.errors import Permanent, Retryable
@@ -24,20 +25,30 @@ log = logging.getLogger(__name__)
 TIMEOUTS = (3.0, 5.0)
 
 
+@dataclass(frozen=True)
+class Secret:
+    values: dict[str, str] = field(repr=False)
+    # The Secret's UID and resourceVersion: it changes whenever the values may have.
+    version: str
+
+
 class SecretReader(Protocol):
-    def read(self, namespace: str, name: str) -> dict[str, str]:
-        """The Secret's values, decoded; raises Permanent or Retryable."""
+    def read(self, namespace: str, name: str) -> Secret:
+        """The Secret, decoded; raises Permanent or Retryable."""
         ...
 
 
-def decode(data: Mapping[str, str] | None, namespace: str, name: str) -> dict[str, str]:
-    """A Secret's `data` as text values."""
+def decode(
+    data: Mapping[str, str] | None, namespace: str, name: str, uid: str, resource_version: str
+) -> Secret:
+    """A Secret from its base64 `data` and metadata."""
     try:
-        return {k: base64.b64decode(v, validate=True).decode() for k, v in (data or {}).items()}
+        values = {k: base64.b64decode(v, validate=True).decode() for k, v in (data or {}).items()}
     except (binascii.Error, UnicodeDecodeError) as error:
         raise Permanent(
             "SecretUnreadable", f"Secret {namespace}/{name} holds a value that is not text"
         ) from error
+    return Secret(values, f"{uid}/{resource_version}")
 
 
 class KubernetesSecrets:
@@ -47,7 +58,7 @@ class KubernetesSecrets:
         self._api = None
         self._lock = threading.Lock()
 
-    def read(self, namespace: str, name: str) -> dict[str, str]:
+    def read(self, namespace: str, name: str) -> Secret:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -73,7 +84,8 @@ class KubernetesSecrets:
                 "KubernetesUnavailable",
                 f"the Kubernetes API did not answer: {type(error).__name__}",
             ) from None
-        return decode(secret.data, namespace, name)
+        meta = secret.metadata
+        return decode(secret.data, namespace, name, meta.uid or "", meta.resource_version or "")
 
     def _core_api(self):
         with self._lock:

@@ -28,6 +28,7 @@ class ObjectMeta(_Envelope):
     namespace: StrictStr = Field(min_length=1, max_length=63)
     uid: StrictStr = ""
     generation: StrictInt = 0
+    resource_version: StrictStr = Field(default="", alias="resourceVersion")
     annotations: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     deletion_timestamp: StrictStr | None = Field(default=None, alias="deletionTimestamp")
 

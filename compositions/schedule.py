@@ -10,6 +10,8 @@ UID, so it needs no state and each object keeps its own rhythm.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 from compositions.errors import ReconcileError
 
@@ -31,11 +33,18 @@ def jittered(seconds: float, seed: str, spread: float = 0.2) -> float:
     return round(seconds * (1 + spread * (2 * fraction - 1)), 2)
 
 
+def failures_before(status: Mapping[str, Any]) -> int:
+    """How many syncs in a row failed before this one, as the status counts them."""
+    count = status.get("consecutiveFailures")
+    return count if isinstance(count, int) and count >= 0 else 0
+
+
 def retry_delay(error: ReconcileError, failures: int, seed: str) -> float:
     """Seconds until the next try after `failures` failures in a row (1 for the first)."""
     if not error.retryable:
         return jittered(PERMANENT_RETRY_SECONDS, seed)
-    base = min(FIRST_RETRY_SECONDS * 2 ** max(failures - 1, 0), LAST_RETRY_SECONDS)
+    doublings = min(max(failures - 1, 0), 16)  # past the cap anyway; keeps the float finite
+    base = min(FIRST_RETRY_SECONDS * 2**doublings, LAST_RETRY_SECONDS)
     return jittered(base, f"{seed}/{failures}")
 
 

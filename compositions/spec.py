@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from compositions.errors import Permanent
+
 # Runtimes that Lambda has accepted for new or updated functions, as the documentation
 # lists them plus those released since. A runtime AWS has since blocked is still refused by
 # AWS itself, with its own message, which the status then carries.
@@ -63,7 +65,7 @@ REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 def _matching(pattern: re.Pattern[str], what: str):
     def check(value: str) -> str:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise ValueError(f"must be {what}")
         return value
 
@@ -111,7 +113,7 @@ class Code(_Model):
 
 def _check_variables(variables: dict[str, str]) -> dict[str, str]:
     for key in variables:
-        if not ENVIRONMENT_KEY.match(key):
+        if not ENVIRONMENT_KEY.fullmatch(key):
             raise ValueError(
                 f"variable name {key!r} must be a letter followed by letters, digits or _"
             )
@@ -212,6 +214,14 @@ def parse(model: type[Spec], raw: Any) -> Spec | list[str]:
         errors = error.errors(include_input=False, include_url=False)
         return [_describe(e) for e in errors] + problems
     return problems or parsed
+
+
+def require(model: type[Spec], raw: Any) -> Spec:
+    """The spec as `model`; a bad one is a Permanent failure naming every bad field."""
+    parsed = parse(model, raw)
+    if isinstance(parsed, list):
+        raise Permanent("InvalidSpec", "; ".join(parsed))
+    return parsed
 
 
 def _function_rules(raw: dict[str, Any]) -> Iterator[str]:

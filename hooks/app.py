@@ -1,7 +1,8 @@
 """The Flask app that Metacontroller calls: routing, request parsing and error replies.
 
 Served by `gunicorn 'hooks.app:create_app()'`. Every route parses the body into the
-contract's model and hands it to `compositions.reconcile`; nothing else happens here. A
+contract's model and hands it to `compositions.lambdafunctions` or
+`compositions.awsproviders`; nothing else happens here. A
 body that is not a Metacontroller request gets a 4xx with a JSON error; a 500 means a bug of
 ours, and its reply says no more than that.
 
@@ -22,7 +23,8 @@ from flask import Flask, Request, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, Unauthorized
 
-from compositions import reconcile
+from compositions import awsproviders, lambdafunctions
+from compositions.context import Dependencies
 from compositions.metacontroller import CustomizeRequest, SyncReply, SyncRequest
 from hooks import logs
 
@@ -32,27 +34,19 @@ log = logging.getLogger(__name__)
 # related objects, so allow for a few of them and refuse anything larger unread.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
-Sync = Callable[[SyncRequest, reconcile.Dependencies], SyncReply]
+Sync = Callable[[SyncRequest, Dependencies], SyncReply]
 Customize = Callable[[CustomizeRequest], dict[str, Any]]
 
 KINDS: dict[str, tuple[Customize, Sync, Sync]] = {
-    "lambdafunction": (
-        reconcile.customize_function,
-        reconcile.sync_function,
-        reconcile.finalize_function,
-    ),
-    "awsprovider": (
-        reconcile.customize_provider,
-        reconcile.sync_provider,
-        reconcile.finalize_provider,
-    ),
+    "lambdafunction": (lambdafunctions.customize, lambdafunctions.sync, lambdafunctions.finalize),
+    "awsprovider": (awsproviders.customize, awsproviders.sync, awsproviders.finalize),
 }
 
 
-def create_app(config: reconcile.Dependencies | None = None) -> Flask:
+def create_app(config: Dependencies | None = None) -> Flask:
     """The hooks' app; `config` replaces the real AWS and Kubernetes access, for tests."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    deps = config or reconcile.Dependencies.from_environment()
+    deps = config or Dependencies.from_environment()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 

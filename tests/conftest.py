@@ -1,7 +1,8 @@
 """Shared test fixtures: the embedded AWS, a Kubernetes API with Secrets, and the hooks served
 over HTTP with every AWS call they make recorded.
 
-The embedded AWS starts once per session and is reset before each test. The hooks get a
+The embedded AWS starts once per session, when a test first needs it, and is emptied
+before each test that uses it; tests of the pure core start nothing. The hooks get a
 fresh app (and so fresh cached clients) per test, served on a loopback port, and are driven
 by `sandbox.replay.Metacontroller`, which speaks the webhook contract over HTTP.
 """
@@ -20,7 +21,7 @@ from werkzeug.serving import make_server
 
 from compositions.aws import Connector
 from compositions.kube import KubernetesSecrets
-from compositions.reconcile import Dependencies
+from compositions.context import Dependencies
 from hooks.app import create_app
 from sandbox.aws import DEFAULT_ACCOUNT, EmbeddedAWS
 from sandbox.kubeapi import KubernetesAPI
@@ -32,35 +33,42 @@ NAMESPACE = "team-a"
 
 
 @pytest.fixture(scope="session")
-def aws() -> Iterator[EmbeddedAWS]:
+def embedded_aws() -> Iterator[EmbeddedAWS]:
     embedded = EmbeddedAWS().start()
     yield embedded
     embedded.stop()
 
 
 @pytest.fixture(scope="session")
-def kube() -> Iterator[KubernetesAPI]:
+def kube_api() -> Iterator[KubernetesAPI]:
     api = KubernetesAPI().start()
     yield api
     api.stop()
 
 
-@pytest.fixture(autouse=True)
-def isolated(
-    aws: EmbeddedAWS, kube: KubernetesAPI, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each test starts with an empty AWS, no Secrets, and no way to reach a real account."""
-    request = urllib.request.Request(f"{aws.endpoint}/moto-api/reset", method="POST")
+@pytest.fixture
+def kube(kube_api: KubernetesAPI, monkeypatch: pytest.MonkeyPatch) -> KubernetesAPI:
+    """The Kubernetes API stand-in, holding no Secrets, named by KUBECONFIG."""
+    kube_api.secrets.clear()
+    kube_api.reads = 0
+    monkeypatch.setenv("KUBECONFIG", kube_api.kubeconfig())
+    return kube_api
+
+
+@pytest.fixture
+def aws(
+    embedded_aws: EmbeddedAWS, kube: KubernetesAPI, monkeypatch: pytest.MonkeyPatch
+) -> EmbeddedAWS:
+    """The embedded AWS, emptied, and no way for the code under test to reach a real one."""
+    request = urllib.request.Request(f"{embedded_aws.endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request).close()
-    aws.fidelity.reset()
-    kube.secrets.clear()
-    kube.reads = 0
+    embedded_aws.fidelity.reset()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ambient")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ambient")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint)
-    monkeypatch.setenv("KUBECONFIG", kube.kubeconfig())
+    monkeypatch.setenv("AWS_ENDPOINT_URL", embedded_aws.endpoint)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
+    return embedded_aws
 
 
 @dataclass

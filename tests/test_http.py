@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from compositions.aws import Connector
-from compositions.reconcile import Dependencies
+from compositions.context import Dependencies
 from conftest import lambda_function, served
 
 
