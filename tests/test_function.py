@@ -27,11 +27,6 @@ OWNER = "team-a/orders"
 SOURCE = "def handler(event, context):\n    return 1\n"
 
 
-@pytest.fixture(autouse=True)
-def isolated() -> None:
-    """Stands in for the shared fixture of this name: nothing here needs AWS or Kubernetes."""
-
-
 def spec_of(**fields: Any) -> LambdaFunctionSpec:
     raw = {
         "functionName": "orders",
@@ -104,7 +99,9 @@ def test_tags_are_provider_defaults_then_spec_tags_then_the_owner_tag() -> None:
 
     desired = desired_of(default_tags=defaults, tags={"env": "dev", "app": "orders"})
 
-    assert desired.tags == {"team": "platform", "env": "dev", "app": "orders", OWNER_TAG: OWNER}
+    assert desired.tags == {
+        "team": "platform", "env": "dev", "app": "orders", OWNER_TAG: OWNER
+    }
 
 
 def test_fifty_tags_with_the_owner_tag_are_accepted() -> None:
@@ -273,7 +270,10 @@ def test_a_function_matching_the_spec_as_aws_reports_it_needs_no_call() -> None:
     [
         pytest.param({"Environment": None}, id="environment-null"),
         pytest.param({"Environment": {"Variables": {}}}, id="environment-empty"),
-        pytest.param({"VpcConfig": {"SubnetIds": [], "SecurityGroupIds": [], "VpcId": ""}}),
+        pytest.param(
+            {"VpcConfig": {"SubnetIds": [], "SecurityGroupIds": [], "VpcId": ""}},
+            id="vpc-empty",
+        ),
         pytest.param({"DeadLetterConfig": {}}, id="dlq-without-target"),
         pytest.param({"Layers": []}, id="layers-empty"),
         pytest.param({"Description": None}, id="description-null"),
@@ -294,7 +294,7 @@ def test_a_default_reported_as_empty_or_missing_needs_no_call(reported: dict) ->
     ],
 )
 def test_a_busy_function_is_left_alone_whatever_differs(busy: dict) -> None:
-    desired = desired_of(memorySize=512, tags={"app": "orders"}, reservedConcurrentExecutions=3)
+    desired = desired_of(memorySize=512, tags={"app": "a"}, reservedConcurrentExecutions=3)
 
     observed = settled(tags={}, CodeSha256="elsewhere", **busy)
 
@@ -337,7 +337,10 @@ REMOVED = [
     pytest.param({"Timeout": 30}, "Timeout", 3, id="timeout"),
     pytest.param({"MemorySize": 1024}, "MemorySize", 128, id="memory"),
     pytest.param(
-        {"EphemeralStorage": {"Size": 2048}}, "EphemeralStorage", {"Size": 512}, id="storage"
+        {"EphemeralStorage": {"Size": 2048}},
+        "EphemeralStorage",
+        {"Size": 512},
+        id="storage",
     ),
 ]
 
@@ -387,7 +390,9 @@ def test_layers_in_another_order_are_updated_since_order_decides_precedence() ->
 def test_a_changed_value_is_sent_alone_with_the_revision_guard() -> None:
     [call] = function.plan(desired_of(memorySize=256), settled(), None)
 
-    assert call.params == {"FunctionName": "orders", "MemorySize": 256, "RevisionId": "rev-1"}
+    assert call.params == {
+        "FunctionName": "orders", "MemorySize": 256, "RevisionId": "rev-1"
+    }
 
 
 def test_no_revision_guard_is_sent_when_none_was_observed() -> None:
@@ -410,7 +415,7 @@ def test_configuration_and_code_both_changed_update_only_the_configuration_now()
 
 
 def test_tags_and_concurrency_go_before_the_one_update_that_ends_the_plan() -> None:
-    desired = desired_of(memorySize=256, tags={"app": "orders"}, reservedConcurrentExecutions=5)
+    desired = desired_of(memorySize=256, tags={"app": "a"}, reservedConcurrentExecutions=5)
     observed = settled(tags={OWNER_TAG: OWNER, "stale": "yes"})
 
     calls = function.plan(desired, observed, None)
@@ -675,14 +680,15 @@ def test_after_creating_the_observation_is_the_reply_with_the_tags_sent() -> Non
 
 def test_a_call_that_changes_nothing_tracked_leaves_the_observation_as_it_was() -> None:
     before = settled()
+    publish = Call("PublishVersion", {"FunctionName": "orders"})
 
-    after = before.after(Call("PublishVersion", {"FunctionName": "orders"}), {"Version": "2"})
+    after = before.after(publish, {"Version": "2"})
 
     assert after == before
 
 
-def test_applying_the_tag_and_concurrency_calls_leaves_only_the_update_to_wait_for() -> None:
-    desired = desired_of(memorySize=256, tags={"app": "orders"}, reservedConcurrentExecutions=5)
+def test_once_tags_and_concurrency_are_applied_only_the_update_remains() -> None:
+    desired = desired_of(memorySize=256, tags={"app": "a"}, reservedConcurrentExecutions=5)
     observed = settled(tags={OWNER_TAG: OWNER, "stale": "yes"})
 
     for call in function.plan(desired, observed, None)[:-1]:
@@ -752,7 +758,7 @@ def test_ready_means_active_with_a_successful_last_update(
     "configuration",
     [
         {"State": "Pending", "StateReason": "creating ENIs"},
-        {"State": "Active", "LastUpdateStatus": "Failed", "LastUpdateStatusReason": "no role"},
+        {"LastUpdateStatus": "Failed", "LastUpdateStatusReason": "no role"},
         {"State": "Failed", "StateReason": "bad zip"},
     ],
 )

@@ -28,16 +28,11 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SOURCE = "def handler(event, context):\n    return {'statusCode': 200}\n"
 
 
-@pytest.fixture(autouse=True)
-def isolated() -> None:
-    """Stands in for the shared fixture of this name: nothing here needs AWS or Kubernetes."""
-
-
 def code(**raw: Any) -> Code:
     return Code.model_validate(raw)
 
 
-def inline(source: str, runtime: str = "python3.12", handler: str = "index.handler") -> bytes:
+def inline(source: str, runtime: str = "python3.12", handler: str = "index.h") -> bytes:
     built = build(code(zipFile=source), runtime, handler)
     assert isinstance(built, ZipPackage)
     return built.data
@@ -174,7 +169,7 @@ def test_a_base64_zip_is_deployed_whatever_the_runtime() -> None:
     # A zip carries its own build output, so compiled runtimes take it too.
     given = quick_start_zip()
 
-    assert inline(given, "java21", "example.Handler::handleRequest") == base64.b64decode(given)
+    assert inline(given, "java21", "example.Handler") == base64.b64decode(given)
 
 
 def corrupted_payload() -> bytes:
@@ -268,7 +263,7 @@ def test_a_zip_over_the_direct_upload_limit_is_refused(
         ),
     ],
 )
-def test_s3_code_is_passed_on_as_its_location(raw: dict[str, str], expected: S3Package) -> None:
+def test_s3_code_is_passed_on_as_its_location(raw: dict, expected: S3Package) -> None:
     assert build(code(**raw), "java21", "example.Handler") == expected
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from compositions import schedule
 from compositions.conditions import Condition, render, timestamp
-from compositions.errors import Permanent, Retryable
+from compositions.errors import MESSAGE_LIMIT, Permanent, ReconcileError, Retryable
 
 UID = "0f6d2c1e-8a4b-4c3d-9e2f-1a2b3c4d5e6f"
 UIDS = [f"uid-{n}" for n in range(60)]
@@ -24,11 +24,6 @@ NO_ROLE = Permanent("InvalidRole", "the role cannot be assumed by Lambda")
 
 NOW = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 EARLIER = "2024-04-30T08:15:00Z"
-
-
-@pytest.fixture(autouse=True)
-def isolated() -> None:
-    """Stands in for the shared fixture of this name: nothing here needs AWS or Kubernetes."""
 
 
 def within(value: float, centre: float, spread: float) -> bool:
@@ -58,7 +53,7 @@ def test_each_failure_in_a_row_waits_longer_until_the_cap(seed: str) -> None:
 
 
 @pytest.mark.parametrize("failures", [1_024, 1_025, 100_000])
-def test_the_retry_delay_stays_at_the_cap_after_any_number_of_failures(failures: int) -> None:
+def test_the_retry_delay_stays_at_the_cap_however_many_failures(failures: int) -> None:
     # At the five-minute cap, 1,025 failures in a row take three and a half days: a
     # LambdaFunction whose AWSProvider is missing for that long gets there.
     assert within(schedule.retry_delay(THROTTLED, failures, UID), 300, 0.2)
@@ -84,6 +79,23 @@ def test_a_permanent_failure_waits_ten_minutes_give_or_take(failures: int) -> No
         delay = schedule.retry_delay(NO_ROLE, failures, uid)
         assert within(delay, 600, 0.2)
         assert delay > schedule.LAST_RETRY_SECONDS * 1.2
+
+
+# errors
+
+
+def test_only_retryable_errors_are_retried_soon() -> None:
+    assert THROTTLED.retryable is True
+    assert NO_ROLE.retryable is False
+    assert schedule.retry_delay(THROTTLED, 1, UID) < schedule.retry_delay(NO_ROLE, 1, UID)
+
+
+def test_an_error_keeps_its_reason_and_cuts_its_message_for_the_status() -> None:
+    error = Permanent("InvalidSpec", "x" * (MESSAGE_LIMIT + 500))
+
+    assert error.reason == "InvalidSpec"
+    assert len(error.message) == MESSAGE_LIMIT
+    assert isinstance(error, ReconcileError)
 
 
 # next_check
@@ -124,7 +136,9 @@ def previous_with(status: str, kind: str = "Ready") -> dict:
 
 
 def test_an_unchanged_status_keeps_its_transition_time() -> None:
-    [ready] = render([Condition("Ready", True, "Available", "ok")], previous_with("True"), NOW)
+    ready_again = Condition("Ready", True, "Available", "ok")
+
+    [ready] = render([ready_again], previous_with("True"), NOW)
 
     assert ready == {
         "type": "Ready",
