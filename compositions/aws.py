@@ -158,10 +158,15 @@ class Connector:
     """
 
     def __init__(
-        self, *, max_entries: int = 256, on_client: Callable[[Any], None] | None = None
+        self,
+        *,
+        max_entries: int = 256,
+        on_client: Callable[[Any], None] | None = None,
+        role_seconds: int = ASSUMED_ROLE_SECONDS,
     ) -> None:
         # on_client sees every new client: tests and metrics hook botocore's events there.
         self._on_client = on_client
+        self._role_seconds = role_seconds
         self._max_entries = max_entries
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -199,7 +204,7 @@ class Connector:
         # Reading a Secret or assuming a role happens outside the lock, so one slow
         # provider does not hold up the others; a racing thread's entry is simply dropped.
         made = target()
-        fresh = _Entry(made, _session(made, self._on_client))
+        fresh = _Entry(made, _session(made, self._on_client, self._role_seconds))
         with self._lock:
             entry = self._entries.setdefault(key, fresh)
             self._entries.move_to_end(key)
@@ -208,7 +213,9 @@ class Connector:
         return entry
 
 
-def _session(target: Target, on_client: Callable[[Any], None] | None) -> boto3.Session:
+def _session(
+    target: Target, on_client: Callable[[Any], None] | None, role_seconds: int
+) -> boto3.Session:
     base = boto3.Session(
         aws_access_key_id=target.access_key_id,
         aws_secret_access_key=target.secret_access_key,
@@ -216,11 +223,14 @@ def _session(target: Target, on_client: Callable[[Any], None] | None) -> boto3.S
     )
     if not target.role_arn:
         return base
-    return _assumed_role_session(base, target, on_client)
+    return _assumed_role_session(base, target, on_client, role_seconds)
 
 
 def _assumed_role_session(
-    base: boto3.Session, target: Target, on_client: Callable[[Any], None] | None
+    base: boto3.Session,
+    target: Target,
+    on_client: Callable[[Any], None] | None,
+    role_seconds: int,
 ) -> boto3.Session:
     """A session whose credentials come from assuming `target.role_arn`, refreshed in time.
 
@@ -239,7 +249,7 @@ def _assumed_role_session(
         common = {
             "RoleArn": target.role_arn,
             "RoleSessionName": target.session_name,
-            "DurationSeconds": ASSUMED_ROLE_SECONDS,
+            "DurationSeconds": role_seconds,
         }
         with translated("AssumeRole", target.role_arn or ""):
             if token_file:

@@ -90,7 +90,8 @@ class Metacontroller:
                     obj["apiVersion"] == rule["apiVersion"]
                     and obj["kind"].lower() + "s" == rule["resource"]
                     and meta["namespace"] == rule["namespace"]
-                    and meta["name"] in rule["names"]
+                    # No names means every object of the namespace.
+                    and (not rule.get("names") or meta["name"] in rule["names"])
                 ):
                     # "Secret.v1" for core objects, "AWSProvider.<group>/<version>" otherwise.
                     group = f"{obj['kind']}.{obj['apiVersion']}"
