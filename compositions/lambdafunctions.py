@@ -127,11 +127,19 @@ def finalize(request: SyncRequest, deps: Dependencies) -> SyncReply:
             return done(f"function {name} does not belong to this object and was left alone")
         lambdas.delete(name)
         events.info("DeleteFunction %s", name)
+        subnets = ((reply.get("Configuration") or {}).get("VpcConfig") or {}).get("SubnetIds")
     except ReconcileError as error:
         failures = failures_before(previous) + 1
         status = _carried(previous, failed(error, "Synced"), now, failures)
         delay = retry_delay(error, failures, parent.metadata.uid)
         return SyncReply(status=status, resync_after_seconds=delay, finalized=False)
+    if subnets:
+        # Lambda keeps a VPC function's network interfaces for a while after it is gone.
+        return done(
+            f"function {name} deleted; its network interfaces in {', '.join(subnets)} can"
+            " take up to an hour to go, and until then those subnets and their security"
+            " groups cannot be deleted"
+        )
     return done(f"function {name} deleted")
 
 

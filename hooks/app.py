@@ -14,6 +14,7 @@ Metacontroller sends it from `webhook.authorization`; `/healthz` stays open for 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -115,7 +116,12 @@ def _kind(kind: str) -> tuple[Customize, Sync, Sync]:
 
 
 def _parse(model: type, incoming: Request) -> Any:
-    body = incoming.get_json(silent=True, force=True)
+    try:
+        # get_data refuses a body over MAX_REQUEST_BYTES with a 413 before reading it.
+        body = json.loads(incoming.get_data())
+    except (ValueError, RecursionError):
+        # Not UTF-8, not JSON, or nested too deep to parse: none is a Metacontroller request.
+        body = None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     try:

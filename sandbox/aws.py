@@ -9,8 +9,8 @@ moto answers every change at once and for good, and forgets some fields. Lambda 
   layer remembers and reports them.
 - The access key `test` belongs to account 000000000000, as in LocalStack, so the
   documentation's LocalStack examples run unchanged.
-Tests add faults through `faults`: an AWS error for the next calls of an operation, or a
-function held `Pending` or `InProgress` for a number of reads.
+Tests add faults through `faults`: an AWS error or a slow answer for the next calls of an
+operation, or a function held `Pending` or `InProgress` for a number of reads.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -65,21 +66,30 @@ def lambda_operation(method: str, path: str) -> tuple[str, str] | None:
 
 @dataclass
 class Fault:
-    """What to do to the next `times` calls of `operation` (any function when `name` is None)."""
+    """What to do to the next `times` calls of `operation` (any function when `name` is None).
+
+    Exactly one of: reply with an AWS error (`status`, `code`, `message`); on GetFunction,
+    show `configuration` fields instead of the real ones (a function held Pending, say);
+    or answer only after `delay` seconds.
+    """
 
     operation: str
     times: int = 1
     name: str | None = None
-    # Reply with this AWS error...
     status: int = 0
     code: str = ""
     message: str = ""
-    # ...or, on GetFunction, show these configuration fields instead of the real ones.
     configuration: dict[str, Any] | None = None
+    delay: float = 0.0
 
-    def matches(self, operation: str, name: str) -> bool:
+    @property
+    def kind(self) -> str:
+        return "error" if self.status else "delay" if self.delay else "hold"
+
+    def matches(self, operation: str, name: str, kind: str) -> bool:
         return (
             self.times > 0
+            and self.kind == kind
             and self.operation == operation
             and (self.name is None or name == self.name or name.endswith(f":{self.name}"))
         )
@@ -114,7 +124,10 @@ class LambdaFidelity:
         with self._lock:
             self.calls[operation] += 1
 
-        fault = self._take_fault(operation, name, error=True)
+        slow = self._take_fault(operation, name, "delay")
+        if slow is not None:
+            time.sleep(slow.delay)
+        fault = self._take_fault(operation, name, "error")
         if fault is not None:
             return _error(start_response, fault)
 
@@ -162,15 +175,15 @@ class LambdaFidelity:
                           LastUpdateStatusReason="The function is being updated.",
                           LastUpdateStatusReasonCode="InProgress")  # fmt: skip
         elif operation == "GetFunction":
-            held = self._take_fault(operation, name, error=False)
+            held = self._take_fault(operation, name, "hold")
             if held is not None and held.configuration:
                 config.update(held.configuration)
         return reply
 
-    def _take_fault(self, operation: str, name: str, error: bool) -> Fault | None:
+    def _take_fault(self, operation: str, name: str, kind: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.matches(operation, name) and bool(fault.status) == error:
+                if fault.matches(operation, name, kind):
                     fault.times -= 1
                     return fault
         return None
