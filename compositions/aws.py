@@ -37,12 +37,20 @@ from compositions.errors import Permanent, ReconcileError, Retryable
 
 log = logging.getLogger(__name__)
 
-CLIENT_CONFIG = Config(
-    connect_timeout=3,
-    read_timeout=10,
-    retries={"mode": "standard", "total_max_attempts": 2},
-    user_agent_extra="aws-infra-operator",
-)
+# Seconds to connect and to read a reply, and tries per call: with these a call takes at
+# most about half a minute, inside Metacontroller's webhook timeout.
+CONNECT_SECONDS = 3.0
+READ_SECONDS = 10.0
+ATTEMPTS = 2
+
+
+def client_config(connect: float = CONNECT_SECONDS, read: float = READ_SECONDS) -> Config:
+    return Config(
+        connect_timeout=connect,
+        read_timeout=read,
+        retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+        user_agent_extra="aws-infra-operator",
+    )
 ASSUMED_ROLE_SECONDS = 3600
 
 # Codes that clear by themselves. Anything else waits for a person to change something.
@@ -163,10 +171,12 @@ class Connector:
         max_entries: int = 256,
         on_client: Callable[[Any], None] | None = None,
         role_seconds: int = ASSUMED_ROLE_SECONDS,
+        read_seconds: float = READ_SECONDS,
     ) -> None:
         # on_client sees every new client: tests and metrics hook botocore's events there.
         self._on_client = on_client
         self._role_seconds = role_seconds
+        self._config = client_config(read=read_seconds)
         self._max_entries = max_entries
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -187,7 +197,7 @@ class Connector:
             client = entry.clients.get(service)
             if client is None:
                 client = entry.session.client(
-                    service, endpoint_url=entry.target.endpoint, config=CLIENT_CONFIG
+                    service, endpoint_url=entry.target.endpoint, config=self._config
                 )
                 if self._on_client:
                     self._on_client(client)
@@ -204,7 +214,7 @@ class Connector:
         # Reading a Secret or assuming a role happens outside the lock, so one slow
         # provider does not hold up the others; a racing thread's entry is simply dropped.
         made = target()
-        fresh = _Entry(made, _session(made, self._on_client, self._role_seconds))
+        fresh = _Entry(made, _session(made, self._on_client, self._role_seconds, self._config))
         with self._lock:
             entry = self._entries.setdefault(key, fresh)
             self._entries.move_to_end(key)
@@ -214,7 +224,7 @@ class Connector:
 
 
 def _session(
-    target: Target, on_client: Callable[[Any], None] | None, role_seconds: int
+    target: Target, on_client: Callable[[Any], None] | None, role_seconds: int, config: Config
 ) -> boto3.Session:
     base = boto3.Session(
         aws_access_key_id=target.access_key_id,
@@ -223,7 +233,7 @@ def _session(
     )
     if not target.role_arn:
         return base
-    return _assumed_role_session(base, target, on_client, role_seconds)
+    return _assumed_role_session(base, target, on_client, role_seconds, config)
 
 
 def _assumed_role_session(
@@ -231,6 +241,7 @@ def _assumed_role_session(
     target: Target,
     on_client: Callable[[Any], None] | None,
     role_seconds: int,
+    config: Config,
 ) -> boto3.Session:
     """A session whose credentials come from assuming `target.role_arn`, refreshed in time.
 
@@ -240,7 +251,7 @@ def _assumed_role_session(
     token_file = os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
     signing = Config(signature_version=UNSIGNED) if token_file else Config()
     sts = base.client(
-        "sts", endpoint_url=target.endpoint, config=CLIENT_CONFIG.merge(signing)
+        "sts", endpoint_url=target.endpoint, config=config.merge(signing)
     )
     if on_client:
         on_client(sts)
