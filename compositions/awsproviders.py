@@ -87,7 +87,7 @@ def sync(request: SyncRequest, deps: Dependencies) -> SyncReply:
         if "lastAuthenticationTime" in previous:
             status["lastAuthenticationTime"] = previous["lastAuthenticationTime"]
         delay = retry_delay(error, failures, parent.metadata.uid)
-        return SyncReply(status=status, resync_after_seconds=delay)
+        return SyncReply(status=status, resync_after_seconds=delay, result="failed")
 
     ready = Condition(
         "Ready", True, "Authenticated",
@@ -120,7 +120,7 @@ def finalize(request: SyncRequest, deps: Dependencies) -> SyncReply:
     kept = [c for c in (find(previous, "Ready"),) if c is not None]
     if not users:
         status = {**previous, "conditions": render(kept, previous, deps.clock())}
-        return SyncReply(status=status, finalized=True)
+        return SyncReply(status=status, finalized=True, result="finalized")
 
     in_use = Condition(
         "InUse", True, "ReferencedByLambdaFunctions",
@@ -128,7 +128,9 @@ def finalize(request: SyncRequest, deps: Dependencies) -> SyncReply:
         " are deleted or point to another provider",
     )  # fmt: skip
     status = {**previous, "conditions": render([*kept, in_use], previous, deps.clock())}
-    return SyncReply(status=status, resync_after_seconds=IN_USE_RETRY_SECONDS, finalized=False)
+    return SyncReply(
+        status=status, resync_after_seconds=IN_USE_RETRY_SECONDS, finalized=False, result="waiting"
+    )
 
 
 def for_function(request: SyncRequest, name: str, deps: Dependencies) -> Credentials:

@@ -10,7 +10,7 @@ since a v2 hook in strict mode refuses any other.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -83,6 +83,8 @@ class SyncReply(BaseModel):
     status: dict[str, Any]
     resync_after_seconds: float = 0.0
     finalized: bool | None = None
+    # What the sync amounted to, for metrics; not part of the reply.
+    result: Literal["unchanged", "changed", "waiting", "failed", "finalized"] = "unchanged"
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status, "children": []}

@@ -60,7 +60,8 @@ class Metacontroller:
         self.base_url = base_url.rstrip("/")
         self.objects = objects
         self.hook_version = hook_version
-        self._generation = 0
+        self._objects_seen = 0
+        self._specs: dict[str, str] = {}
 
     def parents(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objects if o.get("kind") == kind]
@@ -116,11 +117,17 @@ class Metacontroller:
         return outcome
 
     def _ensure_metadata(self, obj: dict[str, Any]) -> None:
+        """Give the object what the API server would: a UID, and a generation that goes up
+        whenever its spec changes."""
         meta = obj["metadata"]
         if "uid" not in meta:
-            self._generation += 1
-            meta["uid"] = f"00000000-0000-4000-8000-{self._generation:012d}"
+            self._objects_seen += 1
+            meta["uid"] = f"00000000-0000-4000-8000-{self._objects_seen:012d}"
             meta["generation"] = 1
+        spec = json.dumps(obj.get("spec"), sort_keys=True)
+        if self._specs.setdefault(meta["uid"], spec) != spec:
+            self._specs[meta["uid"]] = spec
+            meta["generation"] += 1
 
 
 def _as_served(obj: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from sandbox.replay import Metacontroller, seed
 API_VERSION = "aws-infra-operator.runner.codes/v1alpha1"
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/lambda-role"
 NAMESPACE = "team-a"
+DRIFT_CHECK_SECONDS = 300.0
 
 
 @pytest.fixture(scope="session")
@@ -71,13 +73,31 @@ def aws(
     return embedded_aws
 
 
+class Clock:
+    """The hooks' clock, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 @dataclass
 class Hooks:
-    """The hooks on a loopback port, and what they asked of AWS."""
+    """The hooks on a loopback port, what they asked of AWS, and their clock."""
 
     url: str
     aws: EmbeddedAWS
     calls: list[str] = field(default_factory=list)
+    clock: Clock = field(default_factory=Clock)
+
+    def drift_check_due(self) -> None:
+        """Move time past the drift interval, so the next sync reads AWS again."""
+        self.clock.advance(DRIFT_CHECK_SECONDS * 1.2)
 
     def metacontroller(
         self, *objects: dict[str, Any], hook_version: str = "v2"
@@ -110,9 +130,15 @@ def hooks(aws: EmbeddedAWS) -> Iterator[Hooks]:
             "before-call", lambda model, **_: calls.append(model.name)
         )
 
-    deps = Dependencies(aws=Connector(on_client=record), secrets=KubernetesSecrets())
+    clock = Clock()
+    deps = Dependencies(
+        aws=Connector(on_client=record),
+        secrets=KubernetesSecrets(),
+        clock=clock,
+        drift_check_seconds=DRIFT_CHECK_SECONDS,
+    )
     with served(deps) as url:
-        yield Hooks(url, aws, calls)
+        yield Hooks(url, aws, calls, clock)
 
 
 def provider(aws: EmbeddedAWS, name: str = "default", **spec: Any) -> dict[str, Any]:

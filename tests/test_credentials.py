@@ -44,6 +44,7 @@ def test_many_syncs_assume_the_role_once_and_read_no_secret(hooks: Hooks, aws, k
     mc = hooks.metacontroller(prov, *functions)
     mc.sync(prov)
     for _ in range(5):
+        hooks.drift_check_due()
         for fn in functions:
             mc.sync(fn)
 
@@ -108,7 +109,9 @@ def test_assumed_credentials_are_refreshed_before_they_expire(aws, kube):
     connector = Connector(on_client=record, role_seconds=905)
     prov = provider(aws, roleARN=ROLE)
     fn = lambda_function()
-    with served(Dependencies(aws=connector, secrets=KubernetesSecrets())) as url:
+    # Every sync reads AWS: a drift interval shorter than the pauses between them.
+    deps = Dependencies(aws=connector, secrets=KubernetesSecrets(), drift_check_seconds=0.01)
+    with served(deps) as url:
         mc = Metacontroller(url, [prov, fn])
         mc.sync(prov)
         mc.sync(fn)

@@ -85,11 +85,54 @@ def test_a_sync_of_an_unchanged_spec_makes_one_get_function_and_no_change(
     mc.converge(fn)
     hooks.calls.clear()
 
+    hooks.drift_check_due()
     reply = mc.sync(fn)
 
     assert hooks.calls == ["GetFunction"]
     assert 270 <= reply["resyncAfterSeconds"] <= 330, "drift is checked again in about 5 min"
     assert condition(reply["status"], "Synced")["reason"] == "UpToDate"
+
+
+def test_a_sync_before_the_drift_check_is_due_is_answered_from_the_status(hooks, ready_provider):
+    fn = lambda_function()
+    mc = hooks.metacontroller(ready_provider, fn)
+    mc.converge(fn)
+    settled = dict(fn["status"])
+    hooks.calls.clear()
+
+    hooks.clock.advance(100)
+    reply = mc.sync(fn)
+
+    assert hooks.calls == []
+    assert reply["status"] == {k: v for k, v in settled.items() if k != "observedGeneration"}
+    assert 170 <= reply["resyncAfterSeconds"] <= 230, "asks again when the check is due"
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["spec", "adopt annotation", "provider credentials", "provider readiness"],
+)
+def test_a_change_to_what_a_sync_works_from_is_never_answered_from_the_status(
+    hooks, ready_provider, change
+):
+    fn = lambda_function()
+    mc = hooks.metacontroller(ready_provider, fn)
+    mc.converge(fn)
+    hooks.calls.clear()
+
+    if change == "spec":
+        fn["spec"]["timeout"] = 9
+    elif change == "adopt annotation":
+        fn["metadata"]["annotations"] = {"aws-infra-operator.runner.codes/adopt": "true"}
+    elif change == "provider credentials":
+        ready_provider["status"]["credentialsVersion"] = "secret/2"
+    else:
+        ready_provider["status"]["ready"] = False
+    mc.sync(fn)
+
+    assert hooks.calls[:1] == ([] if change == "provider readiness" else ["GetFunction"])
+    if change == "provider readiness":
+        assert condition(fn["status"], "Synced")["reason"] == "ProviderNotReady"
 
 
 def test_reply_carries_only_the_fields_the_contract_allows(hooks, ready_provider):
@@ -286,6 +329,7 @@ def test_a_function_whose_last_update_failed_is_not_ready(hooks, ready_provider,
     fn = lambda_function()
     mc = hooks.metacontroller(ready_provider, fn)
     mc.converge(fn)
+    hooks.drift_check_due()
     aws.fidelity.faults.append(Fault("GetFunction", configuration={
         "LastUpdateStatus": "Failed", "LastUpdateStatusReason": "subnet has no free IPs"}))  # fmt: skip
 
@@ -302,6 +346,7 @@ def test_a_change_made_outside_is_reverted_on_the_next_sync(hooks, ready_provide
     fn = lambda_function(memorySize=256, environment={"variables": {"MODE": "safe"}})
     mc = hooks.metacontroller(ready_provider, fn)
     mc.converge(fn)
+    hooks.drift_check_due()
     outside = lambda_client(aws)
     outside.update_function_configuration(
         FunctionName="orders", MemorySize=2048, Environment={"Variables": {"MODE": "yolo"}}
@@ -320,6 +365,7 @@ def test_a_function_deleted_outside_is_created_again(hooks, ready_provider, aws)
     fn = lambda_function()
     mc = hooks.metacontroller(ready_provider, fn)
     mc.converge(fn)
+    hooks.drift_check_due()
     lambda_client(aws).delete_function(FunctionName="orders")
     hooks.calls.clear()
 
