@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from compositions.aws import Connector
 from compositions.kube import KubernetesSecrets, SecretReader
@@ -28,8 +29,10 @@ class Dependencies:
     provider_check_seconds: float = 600.0
 
     @classmethod
-    def from_environment(cls) -> Dependencies:
+    def from_environment(cls, on_client: Callable[[Any], None] | None = None) -> Dependencies:
+        """Settings from the environment; `on_client` sees every AWS client made."""
         return cls(
+            aws=Connector(on_client=on_client),
             drift_check_seconds=float(os.environ.get("DRIFT_CHECK_SECONDS", "300")),
             provider_check_seconds=float(os.environ.get("PROVIDER_CHECK_SECONDS", "600")),
         )

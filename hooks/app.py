@@ -17,17 +17,18 @@ import hmac
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Request, jsonify, request
+from flask import Flask, Request, Response, g, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, Unauthorized
 
 from compositions import awsproviders, lambdafunctions
 from compositions.context import Dependencies
 from compositions.metacontroller import CustomizeRequest, SyncReply, SyncRequest
-from hooks import logs
+from hooks import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +48,29 @@ KINDS: dict[str, tuple[Customize, Sync, Sync]] = {
 def create_app(config: Dependencies | None = None) -> Flask:
     """The hooks' app; `config` replaces the real AWS and Kubernetes access, for tests."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    deps = config or Dependencies.from_environment()
+    deps = config or Dependencies.from_environment(on_client=metrics.watch_client)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 
     @app.before_request
     def authenticate():
+        g.started = time.perf_counter()
         if request.path.startswith("/hooks/"):
             _check_token(request)
+
+    @app.after_request
+    def measure(response: Response) -> Response:
+        rule = request.url_rule
+        if rule is not None and rule.rule.startswith("/hooks/") and request.view_args:
+            kind, hook = request.view_args["kind"], rule.rule.rsplit("/", 1)[-1]
+            if kind in KINDS:
+                metrics.HOOK_SECONDS.labels(kind, hook).observe(time.perf_counter() - g.started)
+        return response
+
+    @app.get("/metrics")
+    def prometheus():
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
 
     @app.get("/healthz")
     def healthz():
@@ -67,13 +83,18 @@ def create_app(config: Dependencies | None = None) -> Flask:
 
     @app.post("/hooks/<kind>/sync")
     def sync(kind: str):
-        answer = _kind(kind)[1]
-        return jsonify(answer(_parse(SyncRequest, request), deps).body())
+        return _answer(kind, _kind(kind)[1])
 
     @app.post("/hooks/<kind>/finalize")
     def finalize(kind: str):
-        answer = _kind(kind)[2]
-        return jsonify(answer(_parse(SyncRequest, request), deps).body())
+        return _answer(kind, _kind(kind)[2])
+
+    def _answer(kind: str, answer: Sync) -> Response:
+        parsed = _parse(SyncRequest, request)
+        reply = answer(parsed, deps)
+        meta = parsed.parent.metadata
+        metrics.record_sync(kind, meta.namespace, meta.name, reply.result, reply.status)
+        return jsonify(reply.body())
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -7,6 +7,7 @@ flight finish when Kubernetes stops the pod.
 """
 
 import os
+import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("HOOKS_WORKERS", "2"))
@@ -29,3 +30,13 @@ access_log_format = (
     '{"time": "%(t)s", "logger": "gunicorn.access", "method": "%(m)s", "path": "%(U)s",'
     ' "status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s}'
 )
+
+# Workers are processes: their metrics meet in a directory made fresh for each start. It
+# must be set before prometheus_client is first imported, which is why that import waits.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="hooks-metrics-"))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
