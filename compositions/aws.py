@@ -51,6 +51,8 @@ def client_config(connect: float = CONNECT_SECONDS, read: float = READ_SECONDS) 
         retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
         user_agent_extra="aws-infra-operator",
     )
+
+
 ASSUMED_ROLE_SECONDS = 3600
 
 # Codes that clear by themselves. Anything else waits for a person to change something.
@@ -97,7 +99,8 @@ def translated(operation: str, subject: str) -> Iterator[None]:
         ) from None
     except (BotoConnectionError, BotoCoreError) as error:
         raise Retryable(
-            "AWSUnreachable", f"{operation} on {subject} did not complete: {type(error).__name__}"
+            "AWSUnreachable",
+            f"{operation} on {subject} did not complete: {type(error).__name__}",
         ) from None
 
 
@@ -224,7 +227,10 @@ class Connector:
 
 
 def _session(
-    target: Target, on_client: Callable[[Any], None] | None, role_seconds: int, config: Config
+    target: Target,
+    on_client: Callable[[Any], None] | None,
+    role_seconds: int,
+    config: Config,
 ) -> boto3.Session:
     base = boto3.Session(
         aws_access_key_id=target.access_key_id,
@@ -250,9 +256,7 @@ def _assumed_role_session(
     """
     token_file = os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
     signing = Config(signature_version=UNSIGNED) if token_file else Config()
-    sts = base.client(
-        "sts", endpoint_url=target.endpoint, config=config.merge(signing)
-    )
+    sts = base.client("sts", endpoint_url=target.endpoint, config=config.merge(signing))
     if on_client:
         on_client(sts)
 
@@ -265,7 +269,9 @@ def _assumed_role_session(
         with translated("AssumeRole", target.role_arn or ""):
             if token_file:
                 with open(token_file, encoding="utf-8") as token:
-                    reply = sts.assume_role_with_web_identity(**common, WebIdentityToken=token.read().strip())
+                    reply = sts.assume_role_with_web_identity(
+                        **common, WebIdentityToken=token.read().strip()
+                    )
             elif target.external_id:
                 reply = sts.assume_role(**common, ExternalId=target.external_id)
             else:

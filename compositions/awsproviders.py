@@ -129,7 +129,10 @@ def finalize(request: SyncRequest, deps: Dependencies) -> SyncReply:
     )  # fmt: skip
     status = {**previous, "conditions": render([*kept, in_use], previous, deps.clock())}
     return SyncReply(
-        status=status, resync_after_seconds=IN_USE_RETRY_SECONDS, finalized=False, result="waiting"
+        status=status,
+        resync_after_seconds=IN_USE_RETRY_SECONDS,
+        finalized=False,
+        result="waiting",
     )
 
 
@@ -140,7 +143,8 @@ def for_function(request: SyncRequest, name: str, deps: Dependencies) -> Credent
     where = f"AWSProvider {namespace}/{name}"
     if provider is None:
         raise Retryable(
-            "ProviderNotFound", f"{where} does not exist: create it or set spec.providerRef.name"
+            "ProviderNotFound",
+            f"{where} does not exist: create it or set spec.providerRef.name",
         )
     spec = parse(AWSProviderSpec, provider.spec)
     if isinstance(spec, list):

@@ -49,9 +49,7 @@ def render(
 ) -> list[dict[str, str]]:
     """The conditions as status entries, carrying over unchanged transition times."""
     earlier = {
-        c.get("type"): c
-        for c in (previous or {}).get("conditions") or []
-        if isinstance(c, dict)
+        c.get("type"): c for c in (previous or {}).get("conditions") or [] if isinstance(c, dict)
     }
     rendered = []
     for condition in conditions:

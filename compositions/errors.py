@@ -2,9 +2,10 @@
 
 A `Retryable` failure clears by itself (throttling, a conflict with an update in flight,
 an AWS or network hiccup): the hook asks to be called again after a delay that grows with
-each failure in a row (see `schedule`). A `Permanent` failure needs a person (a bad role, a missing layer,
-credentials that do not work): the status says what to fix, and AWS is left alone until
-the object or its provider changes. Messages never carry credentials or code.
+each failure in a row (see `schedule`). A `Permanent` failure needs a person (a bad role,
+a missing layer, credentials that do not work): the status says what to fix, and AWS is
+left alone until the object or its provider changes, or a long delay has passed. Messages
+never carry credentials or code.
 """
 
 from __future__ import annotations

@@ -99,7 +99,11 @@ class Observed:
         """What AWS holds once `call` has succeeded with `reply`."""
         if call.operation in SETTLING:
             configuration = {k: v for k, v in reply.items() if k != "ResponseMetadata"}
-            tags = call.params.get("Tags", self.tags) if call.operation == "CreateFunction" else self.tags
+            tags = (
+                call.params.get("Tags", self.tags)
+                if call.operation == "CreateFunction"
+                else self.tags
+            )
             return replace(self, configuration=configuration, tags=dict(tags))
         if call.operation == "TagResource":
             return replace(self, tags={**self.tags, **call.params["Tags"]})
@@ -136,9 +140,7 @@ def owner_of(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
 
 
-def desire(
-    spec: LambdaFunctionSpec, *, owner: str, default_tags: Mapping[str, str]
-) -> Desired:
+def desire(spec: LambdaFunctionSpec, *, owner: str, default_tags: Mapping[str, str]) -> Desired:
     """The function `spec` asks for; a spec no package can be built from is Permanent."""
     try:
         package = build(spec.code, spec.runtime, spec.handler)
@@ -169,7 +171,9 @@ def desire(
         "DeadLetterConfig": {
             "TargetArn": spec.dead_letter_config.target_arn if spec.dead_letter_config else ""
         },
-        "TracingConfig": {"Mode": spec.tracing_config.mode if spec.tracing_config else "PassThrough"},
+        "TracingConfig": {
+            "Mode": spec.tracing_config.mode if spec.tracing_config else "PassThrough"
+        },
         "Layers": list(spec.layers),
         "EphemeralStorage": {"Size": spec.ephemeral_storage},
     }
@@ -199,13 +203,16 @@ def claim(observed: Observed, owner: str, adopt: bool) -> None:
         raise Permanent(
             "AlreadyExists",
             f"function {name} already exists in AWS and was not created by this object;"
-            f" to manage it from here, annotate the object with {ADOPT_ANNOTATION}=\"true\"",
+            f' to manage it from here, annotate the object with {ADOPT_ANNOTATION}="true"',
         )
 
 
 def comparable(configuration: Mapping[str, Any]) -> dict[str, Any]:
     """The governed configuration in one canonical form, whichever side it comes from."""
-    merged = {**CONFIGURATION_DEFAULTS, **{k: v for k, v in configuration.items() if v is not None}}
+    merged = {
+        **CONFIGURATION_DEFAULTS,
+        **{k: v for k, v in configuration.items() if v is not None},
+    }
     vpc = merged["VpcConfig"] or {}
     return {
         "Role": merged.get("Role"),
@@ -215,11 +222,15 @@ def comparable(configuration: Mapping[str, Any]) -> dict[str, Any]:
         "Timeout": merged["Timeout"],
         "MemorySize": merged["MemorySize"],
         "Environment": dict((merged["Environment"] or {}).get("Variables") or {}),
-        "VpcConfig": (sorted(vpc.get("SubnetIds") or []), sorted(vpc.get("SecurityGroupIds") or [])),
+        "VpcConfig": (
+            sorted(vpc.get("SubnetIds") or []),
+            sorted(vpc.get("SecurityGroupIds") or []),
+        ),
         "DeadLetterConfig": (merged["DeadLetterConfig"] or {}).get("TargetArn") or "",
         "TracingConfig": (merged["TracingConfig"] or {}).get("Mode") or "PassThrough",
         "Layers": [
-            layer["Arn"] if isinstance(layer, Mapping) else layer for layer in merged["Layers"] or []
+            layer["Arn"] if isinstance(layer, Mapping) else layer
+            for layer in merged["Layers"] or []
         ],
         "EphemeralStorage": (merged["EphemeralStorage"] or {}).get("Size") or 512,
     }
@@ -242,11 +253,17 @@ def code_changed(desired: Desired, observed: Observed, deployed: Mapping[str, An
     return deployed is None or deployed != deployed_record(package, config.get("CodeSha256"))
 
 
-def deployed_record(package: ZipPackage | S3Package, code_sha256: str | None) -> dict[str, str] | None:
+def deployed_record(
+    package: ZipPackage | S3Package, code_sha256: str | None
+) -> dict[str, str] | None:
     """What the status remembers of a deployment: needed for S3 code only."""
     if not isinstance(package, S3Package):
         return None
-    record = {"s3Bucket": package.bucket, "s3Key": package.key, "codeSha256": code_sha256 or ""}
+    record = {
+        "s3Bucket": package.bucket,
+        "s3Key": package.key,
+        "codeSha256": code_sha256 or "",
+    }
     if package.version:
         record["s3ObjectVersion"] = package.version
     return record
@@ -300,7 +317,9 @@ def plan(
     # The revision read guards the update only if nothing in this plan changed it since.
     guard = {} if calls else _revision_guard(observed)
     if changes := configuration_changes(desired, observed):
-        calls.append(Call("UpdateFunctionConfiguration", {"FunctionName": name, **changes, **guard}))
+        calls.append(
+            Call("UpdateFunctionConfiguration", {"FunctionName": name, **changes, **guard})
+        )
     elif code_changed(desired, observed, deployed):
         calls.append(Call("UpdateFunctionCode", {
             "FunctionName": name,
@@ -336,17 +355,48 @@ def ready_condition(observed: Observed | None) -> Condition:
     config = observed.configuration
     state, update = config.get("State"), config.get("LastUpdateStatus")
     if observed.ready:
-        return Condition("Ready", True, "Available", "the function is active and its last update succeeded")
+        return Condition(
+            "Ready",
+            True,
+            "Available",
+            "the function is active and its last update succeeded",
+        )
     if state == "Pending":
-        return Condition("Ready", False, "Creating", config.get("StateReason") or "Lambda is creating the function")
+        return Condition(
+            "Ready",
+            False,
+            "Creating",
+            config.get("StateReason") or "Lambda is creating the function",
+        )
     if update == "InProgress":
-        return Condition("Ready", False, "Updating", config.get("LastUpdateStatusReason") or "Lambda is applying an update")
+        return Condition(
+            "Ready",
+            False,
+            "Updating",
+            config.get("LastUpdateStatusReason") or "Lambda is applying an update",
+        )
     if state == "Failed":
-        return Condition("Ready", False, "CreateFailed", config.get("StateReason") or "Lambda could not create the function")
+        return Condition(
+            "Ready",
+            False,
+            "CreateFailed",
+            config.get("StateReason") or "Lambda could not create the function",
+        )
     if update == "Failed":
-        return Condition("Ready", False, "UpdateFailed", config.get("LastUpdateStatusReason") or "the last update failed")
+        return Condition(
+            "Ready",
+            False,
+            "UpdateFailed",
+            config.get("LastUpdateStatusReason") or "the last update failed",
+        )
     if state == "Inactive":
-        return Condition("Ready", False, "Inactive", config.get("StateReason") or "Lambda has reclaimed the function's resources; the next invocation reactivates it")
+        return Condition(
+            "Ready",
+            False,
+            "Inactive",
+            config.get("StateReason")
+            or "Lambda has reclaimed the function's resources; the next invocation reactivates it",
+        )
     return Condition("Ready", False, "NotReady", f"state {state}, last update {update}")
 
 
@@ -371,7 +421,11 @@ def observed_status(observed: Observed | None) -> dict[str, Any]:
     if observed is None:
         return {"ready": False}
     config = observed.configuration
-    status = {ours: config[theirs] for ours, theirs in OBSERVED_FIELDS.items() if config.get(theirs) is not None}
+    status = {
+        ours: config[theirs]
+        for ours, theirs in OBSERVED_FIELDS.items()
+        if config.get(theirs) is not None
+    }
     status["ready"] = observed.ready
     return status
 

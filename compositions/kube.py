@@ -39,7 +39,11 @@ class SecretReader(Protocol):
 
 
 def decode(
-    data: Mapping[str, str] | None, namespace: str, name: str, uid: str, resource_version: str
+    data: Mapping[str, str] | None,
+    namespace: str,
+    name: str,
+    uid: str,
+    resource_version: str,
 ) -> Secret:
     """A Secret from its base64 `data` and metadata."""
     try:

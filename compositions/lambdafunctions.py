@@ -41,9 +41,7 @@ def customize(request: CustomizeRequest) -> dict[str, Any]:
     provider = awsproviders.provider_name(parent.spec)
     namespace = parent.metadata.namespace
     return {
-        "relatedResources": [
-            related_resource(API_VERSION, "awsproviders", namespace, [provider])
-        ]
+        "relatedResources": [related_resource(API_VERSION, "awsproviders", namespace, [provider])]
     }
 
 
@@ -123,9 +121,7 @@ def finalize(request: SyncRequest, deps: Dependencies) -> SyncReply:
 
     events = _object_log(parent)
     try:
-        credentials = awsproviders.for_function(
-            request, awsproviders.provider_name(spec), deps
-        )
+        credentials = awsproviders.for_function(request, awsproviders.provider_name(spec), deps)
         lambdas = deps.aws.functions(credentials.key, credentials.target)
         reply = lambdas.get(name)
         if reply is None:
@@ -236,7 +232,10 @@ def _inputs(request: SyncRequest) -> str:
         status = provider.status or {}
         meta = provider.metadata
         provider_state = [
-            meta.uid, meta.generation, status.get("ready"), status.get("credentialsVersion")
+            meta.uid,
+            meta.generation,
+            status.get("ready"),
+            status.get("credentialsVersion"),
         ]
     adopt = parent.metadata.annotations.get(function.ADOPT_ANNOTATION)
     material = json.dumps([parent.metadata.generation, adopt, name, provider_state])

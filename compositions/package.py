@@ -73,9 +73,7 @@ def source_filename(runtime: str, handler: str) -> str:
         )
     module, dot, _function = handler.rpartition(".")
     if not dot or not module:
-        raise PackageError(
-            f"handler {handler!r} must read <file>.<function> for inline source"
-        )
+        raise PackageError(f"handler {handler!r} must read <file>.<function> for inline source")
     if family == "python":
         module = module.replace(".", "/")
     return module + SOURCE_EXTENSIONS[family]
@@ -112,7 +110,14 @@ def _check_archive(data: bytes) -> None:
                 raise PackageError("the zip unpacks to more than Lambda's 250 MB")
             # Sizes are checked first so that a zip bomb is refused without inflating it.
             broken = archive.testzip()
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as error:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        NotImplementedError,
+        RuntimeError,
+    ) as error:
         # Unknown compression methods, encryption and truncated data all land here.
         raise PackageError("the base64 value is not a readable zip archive") from error
     if broken is not None:

@@ -54,9 +54,7 @@ MAX_TAGS = 50
 OWNER_TAG = "aws-infra-operator.runner.codes/owner"
 
 ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[a-zA-Z0-9+=,.@_/-]+$")
-LAYER_ARN = re.compile(
-    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]+:[0-9]+$"
-)
+LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]+:[0-9]+$")
 QUEUE_OR_TOPIC_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:.+$")
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")
@@ -91,14 +89,14 @@ def _known_runtime(runtime: str) -> str:
     return runtime
 
 
-RoleArn = Annotated[StrictStr, _matching(ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)")]
+RoleArn = Annotated[
+    StrictStr, _matching(ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+]
 Tags = Annotated[dict[StrictStr, StrictStr], AfterValidator(_check_tag_keys)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, extra="forbid", frozen=True, strict=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True, strict=True)
 
 
 class ProviderRef(_Model):
@@ -110,6 +108,7 @@ class Code(_Model):
     s3_bucket: StrictStr | None = Field(default=None, min_length=3, max_length=63)
     s3_key: StrictStr | None = Field(default=None, min_length=1, max_length=1024)
     s3_object_version: StrictStr | None = Field(default=None, min_length=1, max_length=1024)
+
 
 def _check_variables(variables: dict[str, str]) -> dict[str, str]:
     for key in variables:
@@ -131,13 +130,18 @@ class Environment(_Model):
     )
 
 
-SecurityGroupId = Annotated[StrictStr, _matching(re.compile(r"^sg-[0-9a-f]+$"), "a security group ID (sg-...)")]
-SubnetId = Annotated[StrictStr, _matching(re.compile(r"^subnet-[0-9a-f]+$"), "a subnet ID (subnet-...)")]
+SecurityGroupId = Annotated[
+    StrictStr, _matching(re.compile(r"^sg-[0-9a-f]+$"), "a security group ID (sg-...)")
+]
+SubnetId = Annotated[
+    StrictStr, _matching(re.compile(r"^subnet-[0-9a-f]+$"), "a subnet ID (subnet-...)")
+]
 
 
 class VpcConfig(_Model):
     security_group_ids: list[SecurityGroupId] = Field(default_factory=list, max_length=5)
     subnet_ids: list[SubnetId] = Field(default_factory=list, max_length=16)
+
 
 class DeadLetterConfig(_Model):
     target_arn: Annotated[StrictStr, _matching(QUEUE_OR_TOPIC_ARN, "an SQS queue or SNS topic ARN")]
@@ -149,12 +153,11 @@ class TracingConfig(_Model):
 
 class LambdaFunctionSpec(_Model):
     provider_ref: ProviderRef | None = None
-    function_name: Annotated[
-        StrictStr, _matching(FUNCTION_NAME, "1 to 64 letters, digits, - or _")
-    ]
+    function_name: Annotated[StrictStr, _matching(FUNCTION_NAME, "1 to 64 letters, digits, - or _")]
     runtime: Annotated[StrictStr, AfterValidator(_known_runtime)]
     handler: Annotated[
-        StrictStr, _matching(re.compile(r"^[^\s]{1,128}$"), "1 to 128 characters, no spaces")
+        StrictStr,
+        _matching(re.compile(r"^[^\s]{1,128}$"), "1 to 128 characters, no spaces"),
     ]
     role: RoleArn
     code: Code
@@ -164,7 +167,10 @@ class LambdaFunctionSpec(_Model):
     environment: Environment | None = None
     vpc_config: VpcConfig | None = None
     layers: list[
-        Annotated[StrictStr, _matching(LAYER_ARN, "a layer version ARN (...:layer:<name>:<version>)")]
+        Annotated[
+            StrictStr,
+            _matching(LAYER_ARN, "a layer version ARN (...:layer:<name>:<version>)"),
+        ]
     ] = Field(default_factory=list, max_length=5)
     dead_letter_config: DeadLetterConfig | None = None
     ephemeral_storage: StrictInt = Field(default=512, ge=512, le=10240)
@@ -197,6 +203,7 @@ class AWSProviderSpec(_Model):
         pattern=r"^[\w+=,.@:/-]+$",
     )  # fmt: skip
     default_tags: Tags = Field(default_factory=dict)
+
 
 Spec = TypeVar("Spec", bound=_Model)
 

@@ -40,7 +40,11 @@ Sync = Callable[[SyncRequest, Dependencies], SyncReply]
 Customize = Callable[[CustomizeRequest], dict[str, Any]]
 
 KINDS: dict[str, tuple[Customize, Sync, Sync]] = {
-    "lambdafunction": (lambdafunctions.customize, lambdafunctions.sync, lambdafunctions.finalize),
+    "lambdafunction": (
+        lambdafunctions.customize,
+        lambdafunctions.sync,
+        lambdafunctions.finalize,
+    ),
     "awsprovider": (awsproviders.customize, awsproviders.sync, awsproviders.finalize),
 }
 
@@ -150,4 +154,6 @@ def _parse(model: type, incoming: Request) -> Any:
     except ValidationError as error:
         # Name the fields, never echo the values: they may be Secret data.
         where = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-        raise BadRequest("not a Metacontroller request; bad fields: " + ", ".join(where[:10])) from None
+        raise BadRequest(
+            "not a Metacontroller request; bad fields: " + ", ".join(where[:10])
+        ) from None
