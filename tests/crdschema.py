@@ -28,7 +28,7 @@ import yaml
 from jsonschema.protocols import Validator
 
 REPO = Path(__file__).resolve().parents[1]
-CRD_DIRECTORY = REPO / "metacontroller"
+CRD_DIRECTORY = REPO / "metacontroller" / "base"
 VERSION = "v1alpha1"
 
 Schema = dict[str, Any]
