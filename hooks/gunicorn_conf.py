@@ -33,7 +33,8 @@ access_log_format = (
 
 # Workers are processes: their metrics meet in a directory made fresh for each start. It
 # must be set before prometheus_client is first imported, which is why that import waits.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="hooks-metrics-"))
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hooks-metrics-")
 
 
 def child_exit(server, worker):

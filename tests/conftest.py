@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+import crdschema
 from compositions.aws import Connector
 from compositions.kube import KubernetesSecrets
 from compositions.context import Dependencies
@@ -73,6 +74,19 @@ def aws(
     return embedded_aws
 
 
+class SchemaCheckingMetacontroller(Metacontroller):
+    """Metacontroller, plus the API server's check that a status fits the CRD: a status
+    field the CRD does not declare would be dropped in a cluster."""
+
+    def sync(self, parent: dict[str, Any], finalizing: bool = False) -> dict[str, Any]:
+        reply = super().sync(parent, finalizing)
+        # Some tests send specs the CRD would refuse, as if it were not installed: only the
+        # status is the hooks' to get right.
+        problems = [p for p in crdschema.errors(parent) if p.startswith("$.status")]
+        assert not problems, f"the status does not fit the CRD: {problems}"
+        return reply
+
+
 class Clock:
     """The hooks' clock, moved only by the test."""
 
@@ -102,7 +116,7 @@ class Hooks:
     def metacontroller(
         self, *objects: dict[str, Any], hook_version: str = "v2"
     ) -> Metacontroller:
-        return Metacontroller(self.url, list(objects), hook_version)
+        return SchemaCheckingMetacontroller(self.url, list(objects), hook_version)
 
     def mutations(self) -> list[str]:
         return [c for c in self.calls if not c.startswith(("Get", "List"))]
