@@ -69,6 +69,10 @@ def create_app(config: Dependencies | None = None) -> Flask:
             kind, hook = request.view_args["kind"], rule.rule.rsplit("/", 1)[-1]
             if kind in KINDS:
                 metrics.HOOK_SECONDS.labels(kind, hook).observe(time.perf_counter() - g.started)
+        if response.status_code >= 400:
+            # A refused request may leave its body unread on the connection; the next
+            # request must not be parsed out of it (nor that body end up in a log line).
+            response.headers["Connection"] = "close"
         return response
 
     @app.get("/metrics")

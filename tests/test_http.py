@@ -130,11 +130,14 @@ def test_with_a_token_configured_only_calls_bearing_it_reach_the_hooks(
         req = urllib.request.Request(f"{url}/hooks/lambdafunction/customize", data=body, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as reply:
-                status, text = reply.status, reply.read().decode()
+                status, text, connection = reply.status, reply.read().decode(), None
         except urllib.error.HTTPError as error:
             status, text = error.code, error.read().decode()
+            connection = error.headers.get("Connection")
         health = request(f"{url}/healthz", None, method="GET")[0]
 
     assert status == (200 if allowed else 401)
+    # The refused body was never read: the connection must not carry another request.
+    assert connection == (None if allowed else "close")
     assert "s3cr3t-token-value" not in text
     assert health == 200
