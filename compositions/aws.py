@@ -97,6 +97,11 @@ def translated(operation: str, subject: str) -> Iterator[None]:
         raise Permanent(
             "InvalidParameter", f"{operation} refused parameters: {', '.join(names) or '?'}"
         ) from None
+    except ValueError as error:
+        # An endpoint the spec check let through but botocore cannot use (a bad port, say).
+        raise Permanent(
+            "InvalidEndpoint", f"{operation}: the provider's endpoint is not usable: {error}"[:300]
+        ) from None
     except (BotoConnectionError, BotoCoreError) as error:
         raise Retryable(
             "AWSUnreachable",
@@ -107,13 +112,16 @@ def translated(operation: str, subject: str) -> Iterator[None]:
 def translate(error: ClientError, operation: str, subject: str) -> ReconcileError:
     details = error.response.get("Error", {})
     code = details.get("Code") or "Unknown"
-    message = f"{operation} on {subject}: {code}: {details.get('Message', '')}".rstrip(": ")
+    # Lambda quotes every environment variable back after "String measured:" when they
+    # are too large; that part says nothing the spec does not.
+    said = str(details.get("Message", "")).split(" String measured:")[0]
+    message = f"{operation} on {subject}: {code}: {said}".rstrip(": ")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     # Lambda cannot assume a role for the first seconds after IAM created it.
     role_not_ready = "cannot be assumed by Lambda" in message
     if code in RETRYABLE_CODES or status >= 500 or status == 429 or role_not_ready:
-        return Retryable(code, message)
-    return Permanent(code, message)
+        return Retryable(code, message, quotes_aws=True)
+    return Permanent(code, message, quotes_aws=True)
 
 
 class LambdaFunctions:
@@ -199,9 +207,10 @@ class Connector:
         with entry.lock:
             client = entry.clients.get(service)
             if client is None:
-                client = entry.session.client(
-                    service, endpoint_url=entry.target.endpoint, config=self._config
-                )
+                with translated("Connect", service):
+                    client = entry.session.client(
+                        service, endpoint_url=entry.target.endpoint, config=self._config
+                    )
                 if self._on_client:
                     self._on_client(client)
                 entry.clients[service] = client
@@ -217,7 +226,9 @@ class Connector:
         # Reading a Secret or assuming a role happens outside the lock, so one slow
         # provider does not hold up the others; a racing thread's entry is simply dropped.
         made = target()
-        fresh = _Entry(made, _session(made, self._on_client, self._role_seconds, self._config))
+        with translated("Connect", "AWS"):
+            session = _session(made, self._on_client, self._role_seconds, self._config)
+        fresh = _Entry(made, session)
         with self._lock:
             entry = self._entries.setdefault(key, fresh)
             self._entries.move_to_end(key)

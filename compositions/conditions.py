@@ -21,17 +21,26 @@ class Condition(NamedTuple):
     message: str
 
 
+def entries(status: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The well-formed conditions of a status, by type. A status is read, not trusted:
+    anything else in `conditions` is passed over."""
+    found = (status or {}).get("conditions")
+    if not isinstance(found, list):
+        return {}
+    return {c["type"]: c for c in found if isinstance(c, dict) and isinstance(c.get("type"), str)}
+
+
 def find(status: Mapping[str, Any], kind: str) -> Condition | None:
     """The condition of type `kind` in a status, if it has one."""
-    for entry in status.get("conditions") or []:
-        if isinstance(entry, dict) and entry.get("type") == kind:
-            return Condition(
-                kind,
-                entry.get("status") == "True",
-                str(entry.get("reason", "")),
-                str(entry.get("message", "")),
-            )
-    return None
+    entry = entries(status).get(kind)
+    if entry is None:
+        return None
+    return Condition(
+        kind,
+        entry.get("status") == "True",
+        str(entry.get("reason", "")),
+        str(entry.get("message", "")),
+    )
 
 
 def failed(error: ReconcileError, kind: str) -> Condition:
@@ -48,14 +57,14 @@ def render(
     conditions: Iterable[Condition], previous: Mapping[str, Any] | None, now: datetime
 ) -> list[dict[str, str]]:
     """The conditions as status entries, carrying over unchanged transition times."""
-    earlier = {
-        c.get("type"): c for c in (previous or {}).get("conditions") or [] if isinstance(c, dict)
-    }
+    earlier = entries(previous)
     rendered = []
     for condition in conditions:
         status = "True" if condition.status else "False"
         before = earlier.get(condition.type, {})
         since = before.get("lastTransitionTime") if before.get("status") == status else None
+        if not isinstance(since, str):
+            since = None
         rendered.append({
             "type": condition.type,
             "status": status,

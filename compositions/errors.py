@@ -19,10 +19,17 @@ class ReconcileError(Exception):
 
     retryable = False
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, quotes_aws: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message[:MESSAGE_LIMIT]
+        # AWS's own words may repeat what it was sent (environment values, say): they go
+        # to the object's status, which shows the spec anyway, but never into a log.
+        self.quotes_aws = quotes_aws
+
+    @property
+    def loggable(self) -> str:
+        return "AWS's message is in the object's status" if self.quotes_aws else self.message
 
 
 class Retryable(ReconcileError):

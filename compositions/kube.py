@@ -10,7 +10,6 @@ AWS credentials.
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import threading
 from collections.abc import Mapping
@@ -48,7 +47,7 @@ def decode(
     """A Secret from its base64 `data` and metadata."""
     try:
         values = {k: base64.b64decode(v, validate=True).decode() for k, v in (data or {}).items()}
-    except (binascii.Error, UnicodeDecodeError) as error:
+    except ValueError as error:  # bad base64, text that is not ASCII, bytes that are not UTF-8
         raise Permanent(
             "SecretUnreadable", f"Secret {namespace}/{name} holds a value that is not text"
         ) from error

@@ -30,7 +30,7 @@ from compositions.metacontroller import (
     related_resource,
 )
 from compositions.schedule import SETTLE_SECONDS, failures_before, next_check, retry_delay
-from compositions.spec import LambdaFunctionSpec, require
+from compositions.spec import FUNCTION_NAME, LambdaFunctionSpec, require
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ def finalize(request: SyncRequest, deps: Dependencies) -> SyncReply:
 
     if spec.get("deletionPolicy") == "Retain":
         return done(f"deletionPolicy is Retain: function {name} stays in AWS, unmanaged")
-    if not isinstance(name, str) or not name:
-        return done("no function was ever named, so none is deleted")
+    if not isinstance(name, str) or not FUNCTION_NAME.fullmatch(name):
+        return done("no function can have this name, so none is deleted")
 
     events = _object_log(parent)
     try:
@@ -215,7 +215,7 @@ def _failure(
         status = _status(previous, progress.observed, condition, deployed, now, failures)
     else:
         status = _carried(previous, condition, now, failures)
-    _object_log(parent).warning("sync failed: %s: %s", error.reason, error.message)
+    _object_log(parent).warning("sync failed: %s: %s", error.reason, error.loggable)
     delay = retry_delay(error, failures, parent.metadata.uid)
     return SyncReply(status=status, resync_after_seconds=delay, result="failed")
 

@@ -8,9 +8,11 @@ complaints one sync at a time. The limits are those of the Lambda API; the CRD s
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -118,7 +120,8 @@ def _check_variables(variables: dict[str, str]) -> dict[str, str]:
             )
         if key in RESERVED_ENVIRONMENT_KEYS:
             raise ValueError(f"variable name {key!r} is reserved by Lambda")
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
+    # Lambda measures the variables as the JSON object it stores.
+    size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
     if size > ENVIRONMENT_LIMIT_BYTES:
         raise ValueError(f"variables take {size} bytes; Lambda allows 4 KB in all")
     return variables
@@ -187,6 +190,19 @@ class LambdaFunctionSpec(_Model):
         return self.provider_ref.name if self.provider_ref else "default"
 
 
+def _check_endpoint(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # refuses a port out of range
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL such as http://localstack:4566")
+    if port == 0 or any(c.isspace() for c in url):
+        raise ValueError("must be an http or https URL such as http://localstack:4566")
+    return url
+
+
 class SecretKeyRef(_Model):
     name: StrictStr = Field(min_length=1, max_length=253)
     key: StrictStr = Field(min_length=1, max_length=253)
@@ -194,7 +210,7 @@ class SecretKeyRef(_Model):
 
 class AWSProviderSpec(_Model):
     region: Annotated[StrictStr, _matching(REGION, "an AWS region such as us-east-1")]
-    endpoint: StrictStr | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    endpoint: Annotated[StrictStr, AfterValidator(_check_endpoint)] | None = None
     access_key_id_ref: SecretKeyRef | None = Field(default=None, alias="accessKeyIDRef")
     secret_access_key_ref: SecretKeyRef | None = None
     role_arn: RoleArn | None = Field(default=None, alias="roleARN")

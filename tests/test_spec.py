@@ -109,8 +109,8 @@ REFUSED = [
         id="env-one-letter-name",
     ),
     pytest.param(
-        # 3 bytes of name and 4094 of value: one byte over 4 KB.
-        {"environment": {"variables": {"BIG": "x" * 4094}}},
+        # As JSON, {"BIG":"…"} with 4087 bytes of value: one byte over 4 KB.
+        {"environment": {"variables": {"BIG": "x" * 4087}}},
         "spec.environment.variables",
         id="env-over-4kb",
     ),
@@ -169,7 +169,8 @@ ACCEPTED = [
     pytest.param({"deadLetterConfig": {"targetArn": QUEUE}}, id="dlq-queue"),
     pytest.param({"deadLetterConfig": {"targetArn": TOPIC}}, id="dlq-topic"),
     pytest.param({"environment": {"variables": {"LOG_LEVEL": "debug"}}}, id="env-plain"),
-    pytest.param({"environment": {"variables": {"BIG": "x" * 4093}}}, id="env-exactly-4kb"),
+    # Lambda measures the JSON object: {"BIG":"…"} is 10 bytes around the value.
+    pytest.param({"environment": {"variables": {"BIG": "x" * 4086}}}, id="env-exactly-4kb"),
     pytest.param({"tags": {"awsome": "yes"}}, id="tag-key-starting-with-aws"),
     pytest.param({"tags": {"k" * 128: "v" * 256}}, id="tag-at-length-limits"),
     pytest.param({"code": {"s3Bucket": "my-bucket", "s3Key": "f.zip"}}, id="s3-code"),
