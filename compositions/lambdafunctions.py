@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,13 @@ from compositions.metacontroller import (
     SyncRequest,
     related_resource,
 )
-from compositions.schedule import SETTLE_SECONDS, failures_before, next_check, retry_delay
+from compositions.schedule import (
+    CALL_BUDGET_SECONDS,
+    SETTLE_SECONDS,
+    failures_before,
+    next_check,
+    retry_delay,
+)
 from compositions.spec import FUNCTION_NAME, LambdaFunctionSpec, require
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,7 @@ def sync(request: SyncRequest, deps: Dependencies) -> SyncReply:
 
     progress = _Progress(deployed=_mapping(previous.get("deployedCode")))
     events = _object_log(parent)
+    started = time.monotonic()
     try:
         spec = require(LambdaFunctionSpec, parent.spec)
         credentials = awsproviders.for_function(request, spec.provider_name, deps)
@@ -71,6 +79,8 @@ def sync(request: SyncRequest, deps: Dependencies) -> SyncReply:
         progress.observed, progress.looked = observed, True
 
         for call in function.plan(desired, progress.observed, progress.deployed):
+            if time.monotonic() - started > CALL_BUDGET_SECONDS:
+                break
             response = lambdas.call(call.operation, call.params)
             events.info("%s %s", call, desired.name)
             progress.record(call, response, desired)
@@ -83,10 +93,13 @@ def sync(request: SyncRequest, deps: Dependencies) -> SyncReply:
     assert observed is not None, "a successful sync has seen or created the function"
     remaining = function.differences(desired, observed, progress.deployed)
     if remaining:
-        synced = Condition(
-            "Synced", False, "Progressing",
-            f"waiting for Lambda to apply the last change before updating {', '.join(remaining)}",
-        )  # fmt: skip
+        left = ", ".join(remaining)
+        why = (
+            f"waiting for Lambda to apply the last change before updating {left}"
+            if observed.busy
+            else f"still to update: {left}; the next sync goes on"
+        )
+        synced = Condition("Synced", False, "Progressing", why)
     elif progress.made:
         synced = Condition("Synced", True, "Applied", "made " + ", ".join(progress.made))
     else:

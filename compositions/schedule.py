@@ -18,6 +18,11 @@ from compositions.errors import ReconcileError
 # How soon to look again while Lambda applies a change.
 SETTLE_SECONDS = 5.0
 
+# No new AWS call starts once a sync has spent this long: what is left waits for the next
+# sync, so that one hook call stays within Metacontroller's webhook timeout even when every
+# call is at its slowest.
+CALL_BUDGET_SECONDS = 10.0
+
 # Backoff across consecutive failures; the count lives in the object's status because the
 # hooks keep no state between calls.
 FIRST_RETRY_SECONDS = 5.0

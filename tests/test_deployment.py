@@ -37,7 +37,7 @@ import pytest
 import rendering
 from rendering import BASE, LOCALSTACK, objects_of, render, the
 
-from compositions import aws, kube
+from compositions import aws, kube, schedule
 
 REPO = rendering.REPO
 GROUP = "aws-infra-operator.runner.codes"
@@ -377,10 +377,11 @@ def test_the_token_secret_is_left_to_the_person_who_installs() -> None:
 
 
 def test_a_webhook_waits_longer_than_a_slow_call_and_less_than_gunicorn() -> None:
-    # The worst case of one call, from the hooks' own settings: every attempt of an AWS
-    # call at its connect and read timeouts, after a Secret read at its own.
+    # The worst case of one hook call, from the hooks' own settings: a Secret read at its
+    # timeouts, AWS calls up to the sync's budget, and one more call started just before
+    # the budget ran out, every attempt of it at its connect and read timeouts.
     slowest_aws_call = aws.ATTEMPTS * (aws.CONNECT_SECONDS + aws.READ_SECONDS)
-    slowest_call = slowest_aws_call + sum(kube.TIMEOUTS)
+    slowest_call = sum(kube.TIMEOUTS) + schedule.CALL_BUDGET_SECONDS + slowest_aws_call
 
     for webhook in webhooks(BASE):
         seconds = controllerschema.duration_seconds(webhook["timeout"])

@@ -679,3 +679,24 @@ def _zip(name: str = "index.py", text: str = "def handler(e, c):\n    return 1\n
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(name, text)
     return buffer.getvalue()
+
+
+def test_a_sync_that_has_spent_its_time_leaves_the_rest_to_the_next(
+    hooks, ready_provider, aws, monkeypatch
+):
+    fn = lambda_function()
+    mc = hooks.metacontroller(ready_provider, fn)
+    mc.converge(fn)
+    monkeypatch.setattr("compositions.lambdafunctions.CALL_BUDGET_SECONDS", 0.2)
+    aws.fidelity.faults.append(Fault("TagResource", delay=0.3))
+    fn["spec"]["tags"] = {"team": "a"}
+    fn["spec"]["reservedConcurrentExecutions"] = 3
+    hooks.calls.clear()
+
+    reply = mc.sync(fn)
+
+    assert hooks.mutations() == ["TagResource"]
+    assert condition(reply["status"], "Synced")["reason"] == "Progressing"
+    assert reply["resyncAfterSeconds"] <= 5
+    mc.converge(fn)
+    assert hooks.mutations() == ["TagResource", "PutFunctionConcurrency"]
