@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from compositions.aws import Target
-from compositions.conditions import Condition, failed, find, render, timestamp
+from compositions.conditions import Condition, failed, find, parse_timestamp, render, timestamp
 from compositions.context import Dependencies
 from compositions.errors import Permanent, ReconcileError, Retryable
 from compositions.kube import Secret, decode
@@ -226,17 +226,15 @@ def _recently_checked(
         return False
     if status.get("credentialsVersion") != version:
         return False
-    try:
-        checked = datetime.strptime(last, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return False
-    return now - checked < timedelta(seconds=interval)
+    checked = parse_timestamp(last)
+    return checked is not None and now - checked < timedelta(seconds=interval)
 
 
 def _unchanged(provider: KubeObject, now: datetime, interval: float) -> SyncReply:
     status = dict(provider.status or {})
     status.pop("observedGeneration", None)
-    checked = datetime.strptime(status["lastAuthenticationTime"], "%Y-%m-%dT%H:%M:%S%z")
+    checked = parse_timestamp(status["lastAuthenticationTime"])
+    assert checked is not None, "only a recent check is answered from the status"
     due = interval - (now - checked).total_seconds()
     return SyncReply(status=status, resync_after_seconds=max(round(due, 2), 1.0))
 

@@ -53,6 +53,17 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_timestamp(text: Any) -> datetime | None:
+    """The time a status field holds, or None when it holds none."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
 def render(
     conditions: Iterable[Condition], previous: Mapping[str, Any] | None, now: datetime
 ) -> list[dict[str, str]]:

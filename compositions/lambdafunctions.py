@@ -10,7 +10,6 @@ hook still answers 200.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,7 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from compositions import awsproviders, function
-from compositions.conditions import Condition, failed, find, render, timestamp
+from compositions.conditions import (
+    Condition,
+    failed,
+    find,
+    parse_timestamp,
+    render,
+    timestamp,
+)
 from compositions.context import Dependencies
 from compositions.errors import ReconcileError
 from compositions.function import Observed
@@ -251,7 +257,7 @@ def _inputs(request: SyncRequest) -> str:
             status.get("credentialsVersion"),
         ]
     adopt = parent.metadata.annotations.get(function.ADOPT_ANNOTATION)
-    material = json.dumps([parent.metadata.generation, adopt, name, provider_state])
+    material = repr((parent.metadata.generation, adopt, name, provider_state))
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -275,9 +281,8 @@ def _answer_from_status(
         or failures_before(previous) > 0
     ):
         return None
-    try:
-        last = datetime.strptime(str(previous.get("lastSyncTime")), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
+    last = parse_timestamp(previous.get("lastSyncTime"))
+    if last is None:
         return None
     due = (last - now).total_seconds() + next_check(interval, parent.metadata.uid)
     if due <= 0:

@@ -10,6 +10,7 @@ since a v2 hook in strict mode refuses any other.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
@@ -79,7 +80,8 @@ class SyncRequest(_Envelope):
         )
 
 
-class SyncReply(BaseModel):
+@dataclass(frozen=True)
+class SyncReply:
     status: dict[str, Any]
     resync_after_seconds: float = 0.0
     finalized: bool | None = None

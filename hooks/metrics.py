@@ -9,7 +9,11 @@ worker can serve the total.
 
 from __future__ import annotations
 
+import functools
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import (
@@ -64,10 +68,31 @@ def watch_client(client: Any) -> None:
     client.meta.events.register("after-call-error", unanswered)
 
 
+@contextmanager
+def timed(kind: str, hook: str) -> Iterator[None]:
+    """Time a hook call; the labelled child is looked up once per kind and hook."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        _hook_timer(kind, hook).observe(time.perf_counter() - started)
+
+
 def record_sync(kind: str, namespace: str, name: str, result: str, status: dict[str, Any]) -> None:
-    SYNCS.labels(kind, result).inc()
+    _sync_counter(kind, result).inc()
     if kind == "lambdafunction":
         FUNCTION_READY.labels(namespace, name).set(1 if status.get("ready") is True else 0)
+
+
+# Looking up a labelled child costs more than the count itself; the label sets are few.
+@functools.cache
+def _hook_timer(kind: str, hook: str) -> Any:
+    return HOOK_SECONDS.labels(kind, hook)
+
+
+@functools.cache
+def _sync_counter(kind: str, result: str) -> Any:
+    return SYNCS.labels(kind, result)
 
 
 def exposition() -> tuple[bytes, str]:
