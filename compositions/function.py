@@ -349,54 +349,32 @@ def create_params(desired: Desired) -> dict[str, Any]:
     return params
 
 
+# Why a function that exists is not ready, in the order they are looked for: the field of
+# the configuration that holds it and its value, the reason, where AWS says more, and what
+# to say when it does not.
+_NOT_READY = (
+    ("State", "Pending", "Creating", "StateReason", "Lambda is creating the function"),
+    ("LastUpdateStatus", "InProgress", "Updating", "LastUpdateStatusReason",
+     "Lambda is applying an update"),
+    ("State", "Failed", "CreateFailed", "StateReason", "Lambda could not create the function"),
+    ("LastUpdateStatus", "Failed", "UpdateFailed", "LastUpdateStatusReason",
+     "the last update failed"),
+    ("State", "Inactive", "Inactive", "StateReason",
+     "Lambda has reclaimed the function's resources; the next invocation reactivates it"),
+)  # fmt: skip
+
+
 def ready_condition(observed: Observed | None) -> Condition:
     if observed is None:
         return Condition("Ready", False, "NotFound", "the function does not exist in AWS")
-    config = observed.configuration
-    state, update = config.get("State"), config.get("LastUpdateStatus")
     if observed.ready:
-        return Condition(
-            "Ready",
-            True,
-            "Available",
-            "the function is active and its last update succeeded",
-        )
-    if state == "Pending":
-        return Condition(
-            "Ready",
-            False,
-            "Creating",
-            config.get("StateReason") or "Lambda is creating the function",
-        )
-    if update == "InProgress":
-        return Condition(
-            "Ready",
-            False,
-            "Updating",
-            config.get("LastUpdateStatusReason") or "Lambda is applying an update",
-        )
-    if state == "Failed":
-        return Condition(
-            "Ready",
-            False,
-            "CreateFailed",
-            config.get("StateReason") or "Lambda could not create the function",
-        )
-    if update == "Failed":
-        return Condition(
-            "Ready",
-            False,
-            "UpdateFailed",
-            config.get("LastUpdateStatusReason") or "the last update failed",
-        )
-    if state == "Inactive":
-        return Condition(
-            "Ready",
-            False,
-            "Inactive",
-            config.get("StateReason")
-            or "Lambda has reclaimed the function's resources; the next invocation reactivates it",
-        )
+        message = "the function is active and its last update succeeded"
+        return Condition("Ready", True, "Available", message)
+    config = observed.configuration
+    for field_name, value, reason, detail, fallback in _NOT_READY:
+        if config.get(field_name) == value:
+            return Condition("Ready", False, reason, config.get(detail) or fallback)
+    state, update = config.get("State"), config.get("LastUpdateStatus")
     return Condition("Ready", False, "NotReady", f"state {state}, last update {update}")
 
 

@@ -10,20 +10,23 @@ by `sandbox.replay.Metacontroller`, which speaks the webhook contract over HTTP.
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import botocore.endpoint
+import crdschema
 import pytest
+from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 
-import crdschema
 from compositions.aws import Connector
-from compositions.kube import KubernetesSecrets
 from compositions.context import Dependencies
+from compositions.kube import KubernetesSecrets
 from hooks.app import create_app
 from sandbox.aws import DEFAULT_ACCOUNT, EmbeddedAWS
 from sandbox.kubeapi import KubernetesAPI
@@ -85,6 +88,19 @@ class SchemaCheckingMetacontroller(Metacontroller):
         problems = [p for p in crdschema.errors(parent) if p.startswith("$.status")]
         assert not problems, f"the status does not fit the CRD: {problems}"
         return reply
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore waits up to a second before it retries a throttled call. Tests about what
+    the hooks do once botocore gives up need not wait for its spacing."""
+
+    class Instant:
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            time.sleep(min(seconds, 0.01))
+
+    monkeypatch.setattr(botocore.endpoint, "time", Instant)
 
 
 class Clock:
@@ -153,6 +169,19 @@ def hooks(aws: EmbeddedAWS) -> Iterator[Hooks]:
     )
     with served(deps) as url:
         yield Hooks(url, aws, calls, clock)
+
+
+def refusing(service: str, operation: str, code: str, message: str) -> Callable[[Any], None]:
+    """A Connector's on_client that makes every `operation` call fail as AWS would refuse it."""
+
+    def install(client: Any) -> None:
+        def refuse(**_: Any) -> None:
+            error = {"Code": code, "Message": message}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
+
+        client.meta.events.register(f"before-call.{service}.{operation}", refuse)
+
+    return install
 
 
 def provider(aws: EmbeddedAWS, name: str = "default", **spec: Any) -> dict[str, Any]:

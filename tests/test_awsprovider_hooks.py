@@ -6,14 +6,13 @@ import base64
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
+from conftest import NAMESPACE, provider, refusing, served
 
 from compositions.aws import Connector
-from compositions.kube import KubernetesSecrets
 from compositions.context import Dependencies
-from conftest import NAMESPACE, provider, served
-from sandbox.replay import Metacontroller
+from compositions.kube import KubernetesSecrets
 from sandbox.aws import DEFAULT_ACCOUNT, LOCALSTACK_ACCOUNT
+from sandbox.replay import Metacontroller
 
 KEYS = {
     "accessKeyIDRef": {"name": "aws-keys", "key": "access-key-id"},
@@ -95,15 +94,10 @@ def test_a_secret_without_the_named_key_is_reported(hooks, aws, kube):
 def test_rejected_keys_are_reported_and_never_shown(aws, kube):
     kube.put_secret(NAMESPACE, "aws-keys", {"access-key-id": "AKIAREJECTED", "secret-access-key": "s3cr3t-value"})
 
-    def reject(client: Any) -> None:
-        def refuse(**_: Any) -> None:
-            raise ClientError(
-                {"Error": {"Code": "InvalidClientTokenId", "Message": "The security token included in the request is invalid."},
-                 "ResponseMetadata": {"HTTPStatusCode": 403}},
-                "GetCallerIdentity",
-            )  # fmt: skip
-
-        client.meta.events.register("before-call.sts.GetCallerIdentity", refuse)
+    reject = refusing(
+        "sts", "GetCallerIdentity", "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+    )  # fmt: skip
 
     prov = provider(aws, **KEYS)
     deps = Dependencies(aws=Connector(on_client=reject), secrets=KubernetesSecrets())

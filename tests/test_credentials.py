@@ -7,12 +7,11 @@ import time
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from conftest import NAMESPACE, Hooks, lambda_function, provider, refusing, served
 
 from compositions.aws import Connector
 from compositions.context import Dependencies
 from compositions.kube import KubernetesSecrets
-from conftest import NAMESPACE, Hooks, lambda_function, provider, served
 from sandbox.aws import DEFAULT_ACCOUNT, LOCALSTACK_ACCOUNT
 from sandbox.replay import Metacontroller, seed
 
@@ -160,16 +159,7 @@ def test_an_external_id_goes_with_the_assume_role_call(aws, kube):
     ],
 )
 def test_a_provider_that_cannot_authenticate_says_why(aws, kube, spec, reason):
-    def deny(client: Any) -> None:
-        def refuse(**_: Any) -> None:
-            raise ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": "not authorized to perform sts:AssumeRole"},
-                 "ResponseMetadata": {"HTTPStatusCode": 403}},
-                "AssumeRole",
-            )  # fmt: skip
-
-        client.meta.events.register("before-call.sts.AssumeRole", refuse)
-
+    deny = refusing("sts", "AssumeRole", "AccessDenied", "not authorized to perform sts:AssumeRole")
     prov = provider(aws, **spec)
     with served(Dependencies(aws=Connector(on_client=deny), secrets=KubernetesSecrets())) as url:
         reply = Metacontroller(url, [prov]).sync(prov)

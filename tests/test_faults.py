@@ -20,13 +20,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import botocore.endpoint
 import pytest
-from conftest import NAMESPACE, ROLE, Hooks, lambda_function, provider, served
+from conftest import NAMESPACE, ROLE, Clock, Hooks, lambda_function, provider, served
 
 import sandbox.replay
 from compositions.aws import Connector
@@ -36,6 +34,9 @@ from compositions.package import zip_source
 from compositions.spec import OWNER_TAG
 from sandbox.aws import EmbeddedAWS, Fault
 from sandbox.replay import seed
+
+# botocore's pauses between retries are not what these tests are about.
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 DRIFT_CHECK_SECONDS = 300.0
 # Syncs made while a fault lasts, and reads a function is held busy for.
@@ -55,19 +56,6 @@ BYSTANDERS = {
     "made-outside": {"team": "other"},
     "owned-elsewhere": {OWNER_TAG: "team-b/orders"},
 }
-
-
-class Clock:
-    """The hooks' clock, moved only by the test."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture(scope="module")
@@ -124,19 +112,6 @@ def impatient(aws: EmbeddedAWS, clock: Clock) -> Iterator[tuple[Hooks, dict[str,
         assert hooks.metacontroller(prov).sync(prov)["status"]["ready"] is True
         calls.clear()
         yield hooks, prov
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """botocore waits up to a second before it retries a throttled call. These tests are
-    about what the hooks do once botocore gives up, not about its spacing: cut the wait."""
-
-    class Clock:
-        @staticmethod
-        def sleep(seconds: float) -> None:
-            time.sleep(min(seconds, 0.01))
-
-    monkeypatch.setattr(botocore.endpoint, "time", Clock)
 
 
 @pytest.fixture

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from typing import Any
 
-import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSResponse
 from conftest import NAMESPACE, lambda_function, provider, served
@@ -30,6 +28,9 @@ from compositions.kube import KubernetesSecrets
 from compositions.package import zip_source
 from sandbox.aws import EmbeddedAWS, Fault
 from sandbox.replay import Metacontroller, seed
+
+# botocore's pauses between retries are not what these tests are about.
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 ACCESS_KEY_ID = "AKIALOGSCANGOOD00001"
 SECRET_ACCESS_KEY = "logscan/Good+Secret+Access+Key+000000001"
@@ -105,18 +106,6 @@ def secret(name: str, values: dict[str, str]) -> dict[str, Any]:
         },
         "data": {k: _encoded(v) for k, v in values.items()},
     }
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """botocore waits up to a second before retrying a throttled call; no need here."""
-
-    class Clock:
-        @staticmethod
-        def sleep(seconds: float) -> None:
-            time.sleep(min(seconds, 0.01))
-
-    monkeypatch.setattr(botocore.endpoint, "time", Clock)
 
 
 @pytest.fixture
