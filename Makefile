@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine with Python 3.11+ and make:
 #   make run   - serve the hooks against an embedded AWS and replay examples/ through them
 #   make test  - install and run the tests
+#   make bench - measure the hooks under gunicorn against bare boto3 (results in .bench/)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m sandbox.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -10,14 +10,9 @@ resulting status is printed; the hooks keep serving until interrupted.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -25,6 +20,7 @@ import yaml
 from sandbox.aws import EmbeddedAWS
 from sandbox.kubeapi import KubernetesAPI
 from sandbox.replay import Metacontroller, load, seed
+from sandbox.serve import free_port, serve_hooks, wait_healthy
 
 MUTATING = lambda calls: {op: n for op, n in calls.items() if op != "GetFunction"}  # noqa: E731
 
@@ -45,11 +41,11 @@ def main() -> int:
             kube.put_manifest(obj)
     seed(aws.endpoint, objects)
 
-    port = args.port or _free_port()
+    port = args.port or free_port()
     log_path = Path(tempfile.gettempdir()) / "aws-infra-operator-hooks.log"
-    hooks = _serve_hooks(port, aws.endpoint, kube.kubeconfig(), log_path)
+    hooks = serve_hooks(port, aws.endpoint, kube.kubeconfig(), log_path)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/healthz", hooks)
+        wait_healthy(f"http://127.0.0.1:{port}/healthz", hooks)
         print(f"hooks: http://127.0.0.1:{port} (gunicorn, log in {log_path})")
         print(f"embedded AWS: {aws.endpoint}\n")
         settled = _replay(Metacontroller(f"http://127.0.0.1:{port}", objects, args.hook_version), aws)
@@ -99,46 +95,6 @@ def _replay(metacontroller: Metacontroller, aws: EmbeddedAWS) -> bool:
 
 def _calls(counts: dict[str, int]) -> str:
     return ", ".join(f"{op} x{n}" if n > 1 else op for op, n in sorted(counts.items()))
-
-
-def _serve_hooks(port: int, endpoint: str, kubeconfig: str, log_path: Path) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update({
-        # Every AWS client of the hooks goes to the embedded AWS; the ambient credentials
-        # are those of its default account, as a pod's role would be.
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "sandbox",
-        "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "KUBECONFIG": kubeconfig,
-    })  # fmt: skip
-    for unset in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        env.pop(unset, None)
-    command = [
-        sys.executable, "-m", "gunicorn", "--config", "python:hooks.gunicorn_conf",
-        "--bind", f"127.0.0.1:{port}", "hooks.app:create_app()",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the hooks exited with code {process.returncode}; see their log")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the hooks did not answer {url} within {seconds} s")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 if __name__ == "__main__":
