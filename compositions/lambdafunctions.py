@@ -288,7 +288,7 @@ def _answer_from_status(
     if due <= 0:
         return None
     status = {k: v for k, v in previous.items() if k != "observedGeneration"}
-    return SyncReply(status=status, resync_after_seconds=round(due, 2))
+    return SyncReply(status=status, resync_after_seconds=round(due, 2), observed=False)
 
 
 def _mapping(value: Any) -> dict[str, Any] | None:

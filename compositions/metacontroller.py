@@ -87,6 +87,8 @@ class SyncReply:
     finalized: bool | None = None
     # What the sync amounted to, for metrics; not part of the reply.
     result: Literal["unchanged", "changed", "waiting", "failed", "finalized"] = "unchanged"
+    # False when the reply repeats the last status without looking at AWS.
+    observed: bool = True
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status, "children": []}

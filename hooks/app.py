@@ -96,7 +96,7 @@ def create_app(config: Dependencies | None = None) -> Flask:
             parsed = _parse(SyncRequest, request)
             reply = answer(parsed, deps)
             meta = parsed.parent.metadata
-            metrics.record_sync(kind, meta.namespace, meta.name, reply.result, reply.status)
+            metrics.record_sync(kind, meta.namespace, meta.name, reply)
             return _json(reply.body())
 
     @app.errorhandler(HTTPException)
@@ -145,19 +145,15 @@ def _kind(kind: str) -> tuple[Customize, Sync, Sync]:
 
 
 def _parse(model: type, incoming: Request) -> Any:
+    # get_data refuses a body over MAX_REQUEST_BYTES with a 413 before reading it.
+    body = incoming.get_data()
     try:
-        # get_data refuses a body over MAX_REQUEST_BYTES with a 413 before reading it.
-        body = json.loads(incoming.get_data())
-    except (ValueError, RecursionError):
-        # Not UTF-8, not JSON, or nested too deep to parse: none is a Metacontroller request.
-        body = None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    try:
-        return model.model_validate(body)
+        return model.model_validate_json(body)
     except ValidationError as error:
-        # Name the fields, never echo the values: they may be Secret data.
-        where = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-        raise BadRequest(
-            "not a Metacontroller request; bad fields: " + ", ".join(where[:10])
-        ) from None
+        problems = error.errors(include_input=False, include_url=False)
+    # Not UTF-8, not JSON, nested too deep, or not an object: no Metacontroller request.
+    if any(p["type"] == "json_invalid" or not p["loc"] for p in problems):
+        raise BadRequest("the body must be a JSON object")
+    # Name the fields, never echo the values: they may be Secret data.
+    where = sorted({".".join(str(part) for part in p["loc"]) for p in problems})
+    raise BadRequest("not a Metacontroller request; bad fields: " + ", ".join(where[:10]))

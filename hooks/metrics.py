@@ -26,6 +26,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from compositions.metacontroller import SyncReply
+
 HOOK_SECONDS = Histogram(
     "aws_infra_operator_hook_seconds",
     "Time to answer a hook call.",
@@ -78,10 +80,12 @@ def timed(kind: str, hook: str) -> Iterator[None]:
         _hook_timer(kind, hook).observe(time.perf_counter() - started)
 
 
-def record_sync(kind: str, namespace: str, name: str, result: str, status: dict[str, Any]) -> None:
-    _sync_counter(kind, result).inc()
-    if kind == "lambdafunction":
-        FUNCTION_READY.labels(namespace, name).set(1 if status.get("ready") is True else 0)
+def record_sync(kind: str, namespace: str, name: str, reply: SyncReply) -> None:
+    _sync_counter(kind, reply.result).inc()
+    # A reply from the status cannot have changed the readiness last recorded.
+    if kind == "lambdafunction" and reply.observed:
+        ready = reply.status.get("ready") is True
+        FUNCTION_READY.labels(namespace, name).set(1 if ready else 0)
 
 
 # Looking up a labelled child costs more than the count itself; the label sets are few.
