@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine with Python 3.11+ and make:
 #   make run   - serve the hooks against an embedded AWS and replay examples/ through them
-#   make test  - install and run the tests
+#   make test  - install, check formatting and lint, and run the tests
 #   make bench - measure the hooks under gunicorn against bare boto3 (results in .bench/)
 PYTHON ?= python3
 VENV := .venv
@@ -21,6 +21,8 @@ run: $(STAMP)
 	$(BIN)/python -m sandbox
 
 test: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

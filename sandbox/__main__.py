@@ -10,6 +10,7 @@ resulting status is printed; the hooks keep serving until interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import tempfile
@@ -48,15 +49,15 @@ def main() -> int:
         wait_healthy(f"http://127.0.0.1:{port}/healthz", hooks)
         print(f"hooks: http://127.0.0.1:{port} (gunicorn, log in {log_path})")
         print(f"embedded AWS: {aws.endpoint}\n")
-        settled = _replay(Metacontroller(f"http://127.0.0.1:{port}", objects, args.hook_version), aws)
+        settled = _replay(
+            Metacontroller(f"http://127.0.0.1:{port}", objects, args.hook_version), aws
+        )
         if args.once:
             return 0 if settled else 1
         print(f"\nserving hooks on http://127.0.0.1:{port}; Ctrl-C to stop", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
         return 0
     finally:
         hooks.terminate()
@@ -89,7 +90,7 @@ def _replay(metacontroller: Metacontroller, aws: EmbeddedAWS) -> bool:
     print("\nsummary (AWS Lambda calls seen by the embedded AWS)")
     print(f"{'object':52} {'syncs':>5}  {'ready':5}  calls until settled / on the repeat sync")
     for name, syncs, made, again, ready in rows:
-        print(f"{name:52} {syncs:>5}  {str(ready):5}  {made or '-'} / {again or '-'}")
+        print(f"{name:52} {syncs:>5}  {ready!s:5}  {made or '-'} / {again or '-'}")
     return all_settled
 
 

@@ -39,7 +39,8 @@ _ROUTES = [
     ("POST", r"/2015-03-31/functions/?", "CreateFunction"),
     ("GET", r"/2015-03-31/functions/(?P<name>[^/]+)/?", "GetFunction"),
     ("DELETE", r"/2015-03-31/functions/(?P<name>[^/]+)/?", "DeleteFunction"),
-    ("PUT", r"/2015-03-31/functions/(?P<name>[^/]+)/configuration/?", "UpdateFunctionConfiguration"),
+    ("PUT", r"/2015-03-31/functions/(?P<name>[^/]+)/configuration/?",
+     "UpdateFunctionConfiguration"),
     ("PUT", r"/2015-03-31/functions/(?P<name>[^/]+)/code/?", "UpdateFunctionCode"),
     ("PUT", r"/2017-10-31/functions/(?P<name>[^/]+)/concurrency/?", "PutFunctionConcurrency"),
     ("DELETE", r"/2017-10-31/functions/(?P<name>[^/]+)/concurrency/?", "DeleteFunctionConcurrency"),
@@ -145,9 +146,16 @@ class LambdaFidelity:
 
     def _adjust(self, operation: str, name: str, sent: dict, reply: dict) -> dict:
         with self._lock:
-            if operation == "PutFunctionConcurrency" and sent.get("ReservedConcurrentExecutions") == 0:
+            if (
+                operation == "PutFunctionConcurrency"
+                and sent.get("ReservedConcurrentExecutions") == 0
+            ):
                 self._zero_concurrency.add(name)
-            elif operation in ("PutFunctionConcurrency", "DeleteFunctionConcurrency", "DeleteFunction"):
+            elif operation in (
+                "PutFunctionConcurrency",
+                "DeleteFunctionConcurrency",
+                "DeleteFunction",
+            ):
                 self._zero_concurrency.discard(name)
             elif operation == "GetFunction" and name in self._zero_concurrency:
                 reply["Concurrency"] = {"ReservedConcurrentExecutions": 0}

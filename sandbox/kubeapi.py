@@ -85,7 +85,9 @@ class KubernetesAPI:
             "type": "Opaque",
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
         }
-        return Response(json.dumps(secret), content_type="application/json")(environ, start_response)
+        return Response(json.dumps(secret), content_type="application/json")(
+            environ, start_response
+        )
 
 
 class _QuietHandler(WSGIRequestHandler):

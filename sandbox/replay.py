@@ -9,6 +9,7 @@ replay stops once every object is settled or a bound is reached.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import urllib.request
@@ -96,7 +97,11 @@ class Metacontroller:
                 ):
                     # "Secret.v1" for core objects, "AWSProvider.<group>/<version>" otherwise.
                     group = f"{obj['kind']}.{obj['apiVersion']}"
-                    key = meta["name"] if self.hook_version == "v1" else f"{meta['namespace']}/{meta['name']}"
+                    key = (
+                        meta["name"]
+                        if self.hook_version == "v1"
+                        else f"{meta['namespace']}/{meta['name']}"
+                    )
                     related.setdefault(group, {})[key] = _as_served(obj)
         return related
 
@@ -181,12 +186,10 @@ def _client(endpoint: str, service: str, account: str, region: str = "us-east-1"
 def _role(endpoint: str, arn: str, service: str) -> None:
     account, name = arn.split(":")[4], arn.split("/")[-1]
     iam = _client(endpoint, "iam", account)
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}  # fmt: skip
-    try:
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    trust = {"Version": "2012-10-17", "Statement": [statement]}
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
 
 
 def _layer(endpoint: str, arn: str) -> None:

@@ -129,9 +129,7 @@ class Hooks:
         """Move time past the drift interval, so the next sync reads AWS again."""
         self.clock.advance(DRIFT_CHECK_SECONDS * 1.2)
 
-    def metacontroller(
-        self, *objects: dict[str, Any], hook_version: str = "v2"
-    ) -> Metacontroller:
+    def metacontroller(self, *objects: dict[str, Any], hook_version: str = "v2") -> Metacontroller:
         return SchemaCheckingMetacontroller(self.url, list(objects), hook_version)
 
     def mutations(self) -> list[str]:
@@ -156,9 +154,7 @@ def hooks(aws: EmbeddedAWS) -> Iterator[Hooks]:
     calls: list[str] = []
 
     def record(client: Any) -> None:
-        client.meta.events.register(
-            "before-call", lambda model, **_: calls.append(model.name)
-        )
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
 
     clock = Clock()
     deps = Dependencies(
@@ -177,7 +173,9 @@ def refusing(service: str, operation: str, code: str, message: str) -> Callable[
     def install(client: Any) -> None:
         def refuse(**_: Any) -> None:
             error = {"Code": code, "Message": message}
-            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
+            raise ClientError(
+                {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}, operation
+            )
 
         client.meta.events.register(f"before-call.{service}.{operation}", refuse)
 

@@ -161,6 +161,5 @@ def duration_seconds(duration: str) -> float:
     if not re.fullmatch(DURATION_PATTERN, duration):
         raise ValueError(f"not a Go duration: {duration!r}")
     return sum(
-        float(number) * _UNIT_SECONDS[unit]
-        for number, unit in _DURATION_PART.findall(duration)
+        float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(duration)
     )

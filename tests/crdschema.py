@@ -75,11 +75,7 @@ def to_json_schema(schema: Schema) -> Schema:
     if schema.get("x-kubernetes-int-or-string"):
         converted["type"] = ["integer", "string"]
     keeps_unknown = schema.get("x-kubernetes-preserve-unknown-fields", False)
-    if (
-        "properties" in schema
-        and "additionalProperties" not in schema
-        and not keeps_unknown
-    ):
+    if "properties" in schema and "additionalProperties" not in schema and not keeps_unknown:
         converted["additionalProperties"] = False
     if schema.get("nullable"):
         _admit_null(converted)

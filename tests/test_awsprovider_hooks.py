@@ -61,12 +61,19 @@ def test_a_secret_brought_by_metacontroller_is_used_without_reading_the_api(hook
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "aws-keys", "namespace": NAMESPACE},
-        "data": {k: base64.b64encode(b"test").decode() for k in ("access-key-id", "secret-access-key")},
+        "data": {
+            k: base64.b64encode(b"test").decode() for k in ("access-key-id", "secret-access-key")
+        },
     }
     mc = hooks.metacontroller(prov, secret)
 
     related = mc.call(prov, "customize")["relatedResources"]
-    assert {"apiVersion": "v1", "resource": "secrets", "namespace": NAMESPACE, "names": ["aws-keys"]} in related
+    assert {
+        "apiVersion": "v1",
+        "resource": "secrets",
+        "namespace": NAMESPACE,
+        "names": ["aws-keys"],
+    } in related
     status = mc.sync(prov)["status"]
     assert (status["ready"], status["accountID"]) == (True, LOCALSTACK_ACCOUNT)
     assert kube.reads == 0
@@ -92,7 +99,11 @@ def test_a_secret_without_the_named_key_is_reported(hooks, aws, kube):
 
 
 def test_rejected_keys_are_reported_and_never_shown(aws, kube):
-    kube.put_secret(NAMESPACE, "aws-keys", {"access-key-id": "AKIAREJECTED", "secret-access-key": "s3cr3t-value"})
+    kube.put_secret(
+        NAMESPACE,
+        "aws-keys",
+        {"access-key-id": "AKIAREJECTED", "secret-access-key": "s3cr3t-value"},
+    )
 
     reject = refusing(
         "sts", "GetCallerIdentity", "InvalidClientTokenId",

@@ -27,7 +27,12 @@ def secret(access_key: str, version: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "aws-keys", "namespace": NAMESPACE, "uid": "s-1", "resourceVersion": version},
+        "metadata": {
+            "name": "aws-keys",
+            "namespace": NAMESPACE,
+            "uid": "s-1",
+            "resourceVersion": version,
+        },
         "data": {"id": encode(access_key), "secret": encode("not-shown")},
     }
 
@@ -132,7 +137,10 @@ def test_a_web_identity_token_assumes_the_role_with_it(hooks: Hooks, aws, tmp_pa
     status = hooks.metacontroller(prov).sync(prov)["status"]
 
     assert "AssumeRoleWithWebIdentity" in hooks.calls and "AssumeRole" not in hooks.calls
-    assert status["callerIdentity"] == f"arn:aws:sts::{DEFAULT_ACCOUNT}:assumed-role/operator/{NAMESPACE}.irsa"
+    assert (
+        status["callerIdentity"]
+        == f"arn:aws:sts::{DEFAULT_ACCOUNT}:assumed-role/operator/{NAMESPACE}.irsa"
+    )
 
 
 def test_an_external_id_goes_with_the_assume_role_call(aws, kube):

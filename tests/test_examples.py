@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import crdschema
 import pytest
 import yaml
-
-import crdschema
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -200,9 +199,7 @@ def doc_examples() -> tuple[DocExample, ...]:
     text = find_docs().read_text(encoding="utf-8")
     blocks = [match.group(1) for match in YAML_FENCE.finditer(text)]
     return tuple(
-        DocExample(block)
-        for block in blocks
-        if any(kind in block for kind in DOCUMENTED_KINDS)
+        DocExample(block) for block in blocks if any(kind in block for kind in DOCUMENTED_KINDS)
     )
 
 
@@ -229,9 +226,7 @@ def test_the_docs_show_two_providers_and_thirteen_lambda_functions() -> None:
 
 @pytest.mark.parametrize("example", doc_examples(), ids=lambda example: example.file_name)
 def test_every_doc_example_has_a_file_with_the_same_objects(example: DocExample) -> None:
-    assert (EXAMPLES / example.file_name).is_file(), (
-        f"examples/{example.file_name} is missing"
-    )
+    assert (EXAMPLES / example.file_name).is_file(), f"examples/{example.file_name} is missing"
 
     assert load_example(example.file_name) == example.documents
 

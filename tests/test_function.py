@@ -99,9 +99,7 @@ def test_tags_are_provider_defaults_then_spec_tags_then_the_owner_tag() -> None:
 
     desired = desired_of(default_tags=defaults, tags={"env": "dev", "app": "orders"})
 
-    assert desired.tags == {
-        "team": "platform", "env": "dev", "app": "orders", OWNER_TAG: OWNER
-    }
+    assert desired.tags == {"team": "platform", "env": "dev", "app": "orders", OWNER_TAG: OWNER}
 
 
 def test_fifty_tags_with_the_owner_tag_are_accepted() -> None:
@@ -312,9 +310,7 @@ REMOVED = [
         {"Variables": {}},
         id="environment",
     ),
-    pytest.param(
-        {"Layers": [{"Arn": LAYER, "CodeSize": 2048}]}, "Layers", [], id="layers"
-    ),
+    pytest.param({"Layers": [{"Arn": LAYER, "CodeSize": 2048}]}, "Layers", [], id="layers"),
     pytest.param(
         {"VpcConfig": {"SubnetIds": ["subnet-0a"], "SecurityGroupIds": ["sg-0c"]}},
         "VpcConfig",
@@ -390,9 +386,7 @@ def test_layers_in_another_order_are_updated_since_order_decides_precedence() ->
 def test_a_changed_value_is_sent_alone_with_the_revision_guard() -> None:
     [call] = function.plan(desired_of(memorySize=256), settled(), None)
 
-    assert call.params == {
-        "FunctionName": "orders", "MemorySize": 256, "RevisionId": "rev-1"
-    }
+    assert call.params == {"FunctionName": "orders", "MemorySize": 256, "RevisionId": "rev-1"}
 
 
 def test_no_revision_guard_is_sent_when_none_was_observed() -> None:
@@ -513,9 +507,7 @@ def test_the_deployed_record_remembers_location_and_hash_of_s3_code_only() -> No
 
 
 def test_tags_owned_by_aws_are_never_removed() -> None:
-    observed = settled(
-        tags={OWNER_TAG: OWNER, "aws:cloudformation:stack-name": "s", "AWS:x": "y"}
-    )
+    observed = settled(tags={OWNER_TAG: OWNER, "aws:cloudformation:stack-name": "s", "AWS:x": "y"})
 
     assert function.plan(desired_of(), observed, None) == []
 
@@ -630,13 +622,14 @@ SETTLED_REPLY = {
             id="untag",
         ),
         pytest.param(
-            Call("PutFunctionConcurrency", {
-                "FunctionName": "orders", "ReservedConcurrentExecutions": 0
-            }),
+            Call(
+                "PutFunctionConcurrency",
+                {"FunctionName": "orders", "ReservedConcurrentExecutions": 0},
+            ),
             {OWNER_TAG: OWNER, "app": "a"},
             0,
             id="put-concurrency",
-        ),  # fmt: skip
+        ),
         pytest.param(
             Call("DeleteFunctionConcurrency", {"FunctionName": "orders"}),
             {OWNER_TAG: OWNER, "app": "a"},

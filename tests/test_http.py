@@ -8,10 +8,10 @@ import urllib.request
 from typing import Any
 
 import pytest
+from conftest import lambda_function, served
 
 from compositions.aws import Connector
 from compositions.context import Dependencies
-from conftest import lambda_function, served
 
 
 def request(url: str, body: bytes | None, method: str = "POST") -> tuple[int, dict[str, Any], str]:
@@ -41,8 +41,14 @@ ENVELOPE_FAULTS = [
 # Only sync and finalize requests carry these.
 SYNC_FAULTS = [
     (json.dumps({"parent": PARENT, "related": [1]}).encode(), "related that is not a map"),
-    (json.dumps({"parent": PARENT, "related": {"g": {"k": 5}}}).encode(), "a related object that is not an object"),
-    (json.dumps({"parent": PARENT, "finalizing": "yes"}).encode(), "finalizing that is not a boolean"),
+    (
+        json.dumps({"parent": PARENT, "related": {"g": {"k": 5}}}).encode(),
+        "a related object that is not an object",
+    ),
+    (
+        json.dumps({"parent": PARENT, "finalizing": "yes"}).encode(),
+        "finalizing that is not a boolean",
+    ),
 ]
 CASES = [
     (hook, body, why)
@@ -60,7 +66,9 @@ def test_a_malformed_request_gets_400_with_a_json_error(hooks, hook, body, why):
 
 
 def test_a_request_body_over_the_bound_is_refused_unread(hooks):
-    status, reply, _ = request(f"{hooks.url}/hooks/lambdafunction/sync", b"{" + b" " * (9 * 1024 * 1024) + b"}")
+    status, reply, _ = request(
+        f"{hooks.url}/hooks/lambdafunction/sync", b"{" + b" " * (9 * 1024 * 1024) + b"}"
+    )
     assert status == 413
     assert "error" in reply
 
@@ -87,8 +95,10 @@ def test_a_bug_of_ours_is_a_500_that_shows_no_traceback(aws):
     }  # fmt: skip
     related = {"AWSProvider.aws-infra-operator.runner.codes/v1alpha1": {"team-a/default": prov}}
     with served(Dependencies(aws=Connector(on_client=explode))) as url:
-        status, reply, text = request(f"{url}/hooks/lambdafunction/sync",
-                                      json.dumps({"parent": parent, "related": related}).encode())  # fmt: skip
+        status, reply, text = request(
+            f"{url}/hooks/lambdafunction/sync",
+            json.dumps({"parent": parent, "related": related}).encode(),
+        )
 
     assert status == 500
     assert reply == {"error": "internal error in the hooks; see their log"}
@@ -96,7 +106,9 @@ def test_a_bug_of_ours_is_a_500_that_shows_no_traceback(aws):
 
 
 def test_sync_never_says_finalized_and_finalize_always_does(hooks, aws):
-    body = json.dumps({"parent": lambda_function(providerRef={"name": "absent"}), "related": {}}).encode()
+    body = json.dumps(
+        {"parent": lambda_function(providerRef={"name": "absent"}), "related": {}}
+    ).encode()
     _, synced, _ = request(f"{hooks.url}/hooks/lambdafunction/sync", body)
     assert "finalized" not in synced
 
@@ -127,7 +139,9 @@ def test_with_a_token_configured_only_calls_bearing_it_reach_the_hooks(
     body = json.dumps({"parent": lambda_function()}).encode()
 
     with served(Dependencies()) as url:
-        req = urllib.request.Request(f"{url}/hooks/lambdafunction/customize", data=body, headers=headers)
+        req = urllib.request.Request(
+            f"{url}/hooks/lambdafunction/customize", data=body, headers=headers
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as reply:
                 status, text, connection = reply.status, reply.read().decode(), None

@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
+from conftest import NAMESPACE, ROLE, Hooks, lambda_function, provider
 
 from compositions.spec import OWNER_TAG
-from conftest import NAMESPACE, ROLE, Hooks, lambda_function, provider
 from sandbox.aws import DEFAULT_ACCOUNT, EmbeddedAWS, Fault
 
 
@@ -37,16 +37,11 @@ def condition(status: dict, kind: str) -> dict:
 # Creating and steady state
 
 
-def test_a_new_function_is_created_with_its_tags_and_reported_ready(
-    hooks, ready_provider, aws
-):
+def test_a_new_function_is_created_with_its_tags_and_reported_ready(hooks, ready_provider, aws):
     fn = lambda_function(memorySize=256, timeout=30, tags={"team": "a"})
     status = converge(hooks, ready_provider, fn)
 
-    assert (
-        status["functionArn"]
-        == f"arn:aws:lambda:us-east-1:{DEFAULT_ACCOUNT}:function:orders"
-    )
+    assert status["functionArn"] == f"arn:aws:lambda:us-east-1:{DEFAULT_ACCOUNT}:function:orders"
     assert (status["state"], status["lastUpdateStatus"]) == ("Active", "Successful")
     assert (status["memorySize"], status["timeout"], status["version"]) == (
         256,
@@ -71,9 +66,7 @@ def test_the_first_sync_reports_pending_and_asks_to_be_called_again(hooks, ready
     assert "finalized" not in reply
 
 
-def test_a_sync_of_an_unchanged_spec_makes_one_get_function_and_no_change(
-    hooks, ready_provider
-):
+def test_a_sync_of_an_unchanged_spec_makes_one_get_function_and_no_change(hooks, ready_provider):
     fn = lambda_function(
         environment={"variables": {"MODE": "1"}}, layers=[], tags={"x": "y"},
         vpcConfig={"subnetIds": ["subnet-0b", "subnet-0a"], "securityGroupIds": ["sg-01"]},
@@ -190,9 +183,7 @@ def test_a_setting_removed_from_the_spec_is_removed_in_aws(
     hooks, ready_provider, aws, field, value, aws_field, emptied
 ):
     if field == "layers":
-        lambda_client(aws).publish_layer_version(
-            LayerName="deps", Content={"ZipFile": _zip()}
-        )
+        lambda_client(aws).publish_layer_version(LayerName="deps", Content={"ZipFile": _zip()})
         value = [f"arn:aws:lambda:us-east-1:{DEFAULT_ACCOUNT}:layer:deps:1"]
     fn = lambda_function(**{field: value})
     mc = hooks.metacontroller(ready_provider, fn)
@@ -231,10 +222,7 @@ def test_a_base64_zip_is_deployed_byte_for_byte(hooks, ready_provider, aws):
 
     import hashlib
 
-    assert (
-        fn["status"]["codeSha256"]
-        == base64.b64encode(hashlib.sha256(archive).digest()).decode()
-    )
+    assert fn["status"]["codeSha256"] == base64.b64encode(hashlib.sha256(archive).digest()).decode()
     assert fn["status"]["codeSize"] == len(archive)
 
 
@@ -274,9 +262,7 @@ def test_s3_code_is_redeployed_only_when_its_location_changes(hooks, ready_provi
     assert fn["status"]["deployedCode"]["s3Key"] == "v2.zip"
 
 
-def test_config_and_code_changes_are_applied_one_update_per_sync(
-    hooks, ready_provider, aws
-):
+def test_config_and_code_changes_are_applied_one_update_per_sync(hooks, ready_provider, aws):
     fn = lambda_function()
     mc = hooks.metacontroller(ready_provider, fn)
     mc.converge(fn)
@@ -330,8 +316,15 @@ def test_a_function_whose_last_update_failed_is_not_ready(hooks, ready_provider,
     mc = hooks.metacontroller(ready_provider, fn)
     mc.converge(fn)
     hooks.drift_check_due()
-    aws.fidelity.faults.append(Fault("GetFunction", configuration={
-        "LastUpdateStatus": "Failed", "LastUpdateStatusReason": "subnet has no free IPs"}))  # fmt: skip
+    aws.fidelity.faults.append(
+        Fault(
+            "GetFunction",
+            configuration={
+                "LastUpdateStatus": "Failed",
+                "LastUpdateStatusReason": "subnet has no free IPs",
+            },
+        )
+    )
 
     reply = mc.sync(fn)
 
@@ -430,12 +423,16 @@ def test_reserved_concurrency_is_set_including_zero_and_removed_with_the_field(
 # Ownership
 
 
-def test_a_function_that_exists_without_this_object_is_left_untouched(
-    hooks, ready_provider, aws
-):
+def test_a_function_that_exists_without_this_object_is_left_untouched(hooks, ready_provider, aws):
     outside = lambda_client(aws)
-    outside.create_function(FunctionName="orders", Runtime="python3.12", Role=ROLE,
-                            Handler="index.handler", Code={"ZipFile": _zip()}, MemorySize=512)  # fmt: skip
+    outside.create_function(
+        FunctionName="orders",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": _zip()},
+        MemorySize=512,
+    )
     fn = lambda_function(memorySize=128)
 
     reply = hooks.metacontroller(ready_provider, fn).sync(fn)
@@ -448,8 +445,13 @@ def test_a_function_that_exists_without_this_object_is_left_untouched(
 
 
 def test_an_ownerless_function_is_adopted_when_the_object_asks(hooks, ready_provider, aws):
-    lambda_client(aws).create_function(FunctionName="orders", Runtime="python3.12", Role=ROLE,
-                                       Handler="index.handler", Code={"ZipFile": _zip()})  # fmt: skip
+    lambda_client(aws).create_function(
+        FunctionName="orders",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": _zip()},
+    )
     fn = lambda_function()
     fn["metadata"]["annotations"] = {"aws-infra-operator.runner.codes/adopt": "true"}
 
@@ -512,9 +514,7 @@ def test_a_provider_that_is_not_ready_is_reported_and_no_aws_call_is_made(hooks,
 
 
 def test_a_provider_in_another_namespace_is_not_used(hooks, ready_provider):
-    elsewhere = dict(
-        ready_provider, metadata={**ready_provider["metadata"], "namespace": "team-b"}
-    )
+    elsewhere = dict(ready_provider, metadata={**ready_provider["metadata"], "namespace": "team-b"})
     fn = lambda_function()
     reply = hooks.metacontroller(elsewhere, fn).sync(fn)
     assert condition(reply["status"], "Synced")["reason"] == "ProviderNotFound"
@@ -554,9 +554,7 @@ def test_an_invalid_spec_names_every_bad_field_and_calls_no_aws_api(hooks, ready
     assert hooks.calls == []
 
 
-def test_inline_source_for_a_compiled_runtime_is_refused_before_any_aws_call(
-    hooks, ready_provider
-):
+def test_inline_source_for_a_compiled_runtime_is_refused_before_any_aws_call(hooks, ready_provider):
     fn = lambda_function(runtime="java21", handler="example.Handler::handleRequest")
     reply = hooks.metacontroller(ready_provider, fn).sync(fn)
     synced = condition(reply["status"], "Synced")
@@ -645,11 +643,14 @@ def test_finalize_with_retain_leaves_the_function(hooks, ready_provider, aws):
     assert len(lambda_client(aws).list_functions()["Functions"]) == 1
 
 
-def test_finalize_never_deletes_a_function_this_object_does_not_own(
-    hooks, ready_provider, aws
-):
-    lambda_client(aws).create_function(FunctionName="orders", Runtime="python3.12", Role=ROLE,
-                                       Handler="index.handler", Code={"ZipFile": _zip()})  # fmt: skip
+def test_finalize_never_deletes_a_function_this_object_does_not_own(hooks, ready_provider, aws):
+    lambda_client(aws).create_function(
+        FunctionName="orders",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": _zip()},
+    )
     fn = lambda_function()
     reply = hooks.metacontroller(ready_provider, fn).sync(fn, finalizing=True)
 
@@ -658,14 +659,14 @@ def test_finalize_never_deletes_a_function_this_object_does_not_own(
     assert len(lambda_client(aws).list_functions()["Functions"]) == 1
 
 
-def test_finalize_that_cannot_reach_aws_is_not_finalized_and_retries(
-    hooks, ready_provider, aws
-):
+def test_finalize_that_cannot_reach_aws_is_not_finalized_and_retries(hooks, ready_provider, aws):
     fn = lambda_function()
     mc = hooks.metacontroller(ready_provider, fn)
     mc.converge(fn)
     # Two faults: botocore's own retry takes the first.
-    aws.fidelity.faults.append(Fault("DeleteFunction", times=2, status=503, code="ServiceException"))
+    aws.fidelity.faults.append(
+        Fault("DeleteFunction", times=2, status=503, code="ServiceException")
+    )
 
     reply = mc.sync(fn, finalizing=True)
     assert reply["finalized"] is False

@@ -32,7 +32,7 @@ def test_every_example_becomes_ready_and_a_repeat_sync_calls_no_aws_api():
         name = f"{obj['kind']}/default/{obj['metadata']['name']}"
         row = re.search(rf"^{re.escape(name)}\s+(\d+)\s+(\w+)\s+(.*) / (.*)$", summary, re.M)
         assert row, f"{name} is missing from the summary"
-        syncs, ready, _, repeat = row.groups()
+        _syncs, ready, _, repeat = row.groups()
         assert ready == "True", name
         assert repeat == "-", f"{name}: the repeat sync made {repeat}"
         assert f"--- {name}\nstatus:" in run.stdout

@@ -156,9 +156,7 @@ DECLARED_FIELDS = {
 
 
 @pytest.mark.parametrize(("kind", "path"), DECLARED_FIELDS)
-def test_the_crds_declare_every_field_the_hooks_read_and_write(
-    kind: str, path: str
-) -> None:
+def test_the_crds_declare_every_field_the_hooks_read_and_write(kind: str, path: str) -> None:
     # The status returned by a sync hook replaces .status whole, and the API server drops
     # any field its schema does not declare.
     assert set(schema_at(kind, path)["properties"]) == DECLARED_FIELDS[kind, path]
@@ -180,9 +178,7 @@ def test_conditions_are_a_list_keyed_by_type(kind: str) -> None:
 
 
 def rules_at(kind: str, path: str) -> list[str]:
-    return [
-        rule["rule"] for rule in schema_at(kind, path).get("x-kubernetes-validations", [])
-    ]
+    return [rule["rule"] for rule in schema_at(kind, path).get("x-kubernetes-validations", [])]
 
 
 @pytest.mark.parametrize(
@@ -196,9 +192,7 @@ def rules_at(kind: str, path: str) -> list[str]:
         ("AWSProvider", "spec", ["accessKeyIDRef", "secretAccessKeyRef"]),
     ],
 )
-def test_rules_beyond_json_schema_are_left_to_cel(
-    kind: str, path: str, words: list[str]
-) -> None:
+def test_rules_beyond_json_schema_are_left_to_cel(kind: str, path: str, words: list[str]) -> None:
     # The jsonschema conversion cannot run these rules: at least check they are there.
     rules = " ".join(rules_at(kind, path))
 
@@ -212,9 +206,7 @@ VPC = {"securityGroupIds": ["sg-1"], "subnetIds": ["subnet-1"]}
 VARIABLES = "spec.environment.variables"
 
 
-def cel(
-    kind: str, path: str, value: Any, accepted: bool, reason: str, old: Any = None
-) -> Any:
+def cel(kind: str, path: str, value: Any, accepted: bool, reason: str, old: Any = None) -> Any:
     """One case for a CEL rule; `old` is the value before an update (transition rules)."""
     return pytest.param(kind, path, value, old, accepted, id=reason)
 
@@ -466,9 +458,7 @@ def test_the_hooks_run_unprivileged_on_a_read_only_root_filesystem() -> None:
 
 
 def granted(role_name: str) -> set[tuple[str, str, str]]:
-    (role,) = [
-        obj for obj in objects_of("ClusterRole") if obj["metadata"]["name"] == role_name
-    ]
+    (role,) = [obj for obj in objects_of("ClusterRole") if obj["metadata"]["name"] == role_name]
     return {
         (group, resource, verb)
         for rule in role["rules"]
@@ -492,9 +482,7 @@ def bound_to(role_name: str) -> list[dict[str, str]]:
     return binding["subjects"]
 
 
-def test_the_hooks_may_read_secrets_and_our_objects_and_record_events_nothing_more() -> (
-    None
-):
+def test_the_hooks_may_read_secrets_and_our_objects_and_record_events_nothing_more() -> None:
     assert granted("aws-infra-operator-hooks") == {
         ("", "secrets", "get"),
         (GROUP, "awsproviders", "get"),
@@ -515,9 +503,7 @@ def test_the_hooks_may_read_secrets_and_our_objects_and_record_events_nothing_mo
     ]
 
 
-def test_metacontroller_may_watch_our_objects_write_their_status_and_record_events() -> (
-    None
-):
+def test_metacontroller_may_watch_our_objects_write_their_status_and_record_events() -> None:
     ours = {
         (GROUP, resource, verb)
         for resource in ("lambdafunctions", "awsproviders")
@@ -531,9 +517,7 @@ def test_metacontroller_may_watch_our_objects_write_their_status_and_record_even
     # Secrets: those the customize hooks name as related objects, and the hooks' token.
     secrets = {("", "secrets", verb) for verb in ("get", "list", "watch")}
     events = {
-        (group, "events", verb)
-        for group in ("", "events.k8s.io")
-        for verb in ("create", "patch")
+        (group, "events", verb) for group in ("", "events.k8s.io") for verb in ("create", "patch")
     }
 
     assert granted("aws-infra-operator-metacontroller") == ours | status | secrets | events

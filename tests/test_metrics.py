@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import urllib.request
 
+from conftest import NAMESPACE, lambda_function, provider, served
 from prometheus_client.parser import text_string_to_metric_families
 
 from compositions.aws import Connector
 from compositions.context import Dependencies
 from compositions.kube import KubernetesSecrets
-from conftest import NAMESPACE, lambda_function, provider, served
 from hooks import metrics
 from sandbox.aws import Fault
 from sandbox.replay import Metacontroller, seed
@@ -50,21 +50,34 @@ def test_metrics_count_hooks_aws_calls_and_sync_results_as_aws_saw_them(aws, kub
     calls = "aws_infra_operator_aws_calls_total"
     for operation in ("CreateFunction", "PutFunctionConcurrency"):
         seen_by_aws = aws.fidelity.calls[operation]
-        assert delta(before, after, calls, service="lambda", operation=operation, outcome="ok") == seen_by_aws == 1
+        assert (
+            delta(before, after, calls, service="lambda", operation=operation, outcome="ok")
+            == seen_by_aws
+            == 1
+        )
     get = {
-        outcome: delta(before, after, calls, service="lambda", operation="GetFunction", outcome=outcome)
+        outcome: delta(
+            before, after, calls, service="lambda", operation="GetFunction", outcome=outcome
+        )
         for outcome in ("ok", "ResourceNotFoundException", "TooManyRequestsException")
     }
     assert get == {"ok": 1, "ResourceNotFoundException": 1, "TooManyRequestsException": 1}
     # AWS saw one request more than the calls counted: botocore's retry of the throttled one.
     assert aws.fidelity.calls["GetFunction"] == sum(get.values()) + 1
-    assert delta(before, after, calls, service="sts", operation="GetCallerIdentity", outcome="ok") == 1
+    assert (
+        delta(before, after, calls, service="sts", operation="GetCallerIdentity", outcome="ok") == 1
+    )
 
     syncs = "aws_infra_operator_syncs_total"
     assert delta(before, after, syncs, kind="lambdafunction", result="waiting") == 1
     assert delta(before, after, syncs, kind="lambdafunction", result="changed") == 1
     assert delta(before, after, syncs, kind="lambdafunction", result="failed") == 1
-    assert after[("aws_infra_operator_function_ready", (("name", "metered"), ("namespace", NAMESPACE)))] == 1
+    assert (
+        after[
+            ("aws_infra_operator_function_ready", (("name", "metered"), ("namespace", NAMESPACE)))
+        ]
+        == 1
+    )
     hook_count = "aws_infra_operator_hook_seconds_count"
     assert delta(before, after, hook_count, kind="lambdafunction", hook="sync") == 3
     assert delta(before, after, hook_count, kind="awsprovider", hook="sync") == 1

@@ -134,7 +134,7 @@ def test_a_compiled_runtime_with_inline_source_is_refused(runtime: str) -> None:
 
 @pytest.mark.parametrize("handler", ["handler", ".handler"])
 def test_inline_source_needs_a_handler_naming_its_file(handler: str) -> None:
-    with pytest.raises(PackageError, match="<file>.<function>"):
+    with pytest.raises(PackageError, match=r"<file>\.<function>"):
         build(code(zipFile=SOURCE), "python3.12", handler)
 
 

@@ -165,9 +165,7 @@ def test_a_flipped_status_takes_the_current_time(before: str, now: bool) -> None
         pytest.param({"conditions": None}, id="null-conditions"),
         pytest.param(previous_with("True", kind="Synced"), id="other-type-only"),
         pytest.param({"conditions": ["Ready", 3, None]}, id="malformed-entries"),
-        pytest.param(
-            {"conditions": [{"type": "Ready", "status": "True"}]}, id="no-time-recorded"
-        ),
+        pytest.param({"conditions": [{"type": "Ready", "status": "True"}]}, id="no-time-recorded"),
     ],
 )
 def test_a_condition_seen_for_the_first_time_takes_the_current_time(previous: dict) -> None:

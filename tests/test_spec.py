@@ -120,9 +120,7 @@ REFUSED = [
     pytest.param({"tags": {"k" * 129: "v"}}, "spec.tags", id="tag-key-too-long"),
     pytest.param({"tags": {"team": "v" * 257}}, "spec.tags", id="tag-value-too-long"),
     pytest.param({"colour": "red"}, "spec.colour", id="unknown-field"),
-    pytest.param(
-        {"code": {"zipFile": "x", "dir": "."}}, "spec.code.dir", id="unknown-code-field"
-    ),
+    pytest.param({"code": {"zipFile": "x", "dir": "."}}, "spec.code.dir", id="unknown-code-field"),
     pytest.param(
         {"code": {"zipFile": "x", "s3Bucket": "my-bucket", "s3Key": "f.zip"}},
         "spec.code",
@@ -287,15 +285,17 @@ def test_every_bad_field_is_named_in_one_list() -> None:
     problems = parse(LambdaFunctionSpec, raw)
 
     assert isinstance(problems, list)
-    assert sorted(paths(problems)) == sorted([
-        "spec.memorySize",
-        "spec.timeout",
-        "spec.role",
-        "spec.colour",
-        "spec.code",
-        "spec.vpcConfig",
-        "spec.tags",
-    ])
+    assert sorted(paths(problems)) == sorted(
+        [
+            "spec.memorySize",
+            "spec.timeout",
+            "spec.role",
+            "spec.colour",
+            "spec.code",
+            "spec.vpcConfig",
+            "spec.tags",
+        ]
+    )
 
 
 def test_rules_between_fields_are_reported_even_when_every_field_is_valid() -> None:
