@@ -57,7 +57,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.aws import DEFAULT_ACCOUNT, EmbeddedAWS
 from sandbox.kubeapi import KubernetesAPI
-from sandbox.replay import SETTLED_AFTER_SECONDS, seed
+from sandbox.replay import SETTLED_AFTER_SECONDS, post, seed
 from sandbox.serve import free_port, serve_hooks, wait_healthy
 
 API_VERSION = "aws-infra-operator.runner.codes/v1alpha1"
@@ -652,8 +652,8 @@ class Run:
     def _provider(self) -> None:
         provider = _provider()
         base = f"http://127.0.0.1:{self.port}/hooks/awsprovider"
-        _post(f"{base}/customize", {"parent": provider})
-        reply = _post(f"{base}/sync", {"parent": provider, "children": {}, "related": {}})
+        post(f"{base}/customize", {"parent": provider})
+        reply = post(f"{base}/sync", {"parent": provider, "children": {}, "related": {}})
         if reply["status"].get("ready") is not True:
             raise BenchError(f"the AWSProvider did not become ready: {reply['status']}")
         # Keyed as hook version v2 keys related objects.
@@ -690,14 +690,6 @@ class Run:
             if json.loads(payload)["status"] != sent:
                 raise BenchError(f"a sync of {name} with a fresh status changed the status")
         return batch
-
-
-def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as reply:
-        return json.loads(reply.read())
 
 
 # --- targets, table, files ----------------------------------------------------------------
