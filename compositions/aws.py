@@ -2,9 +2,9 @@
 
 Building a boto3 session and client costs tens of milliseconds and, with a role to
 assume, an STS call; a sync that is otherwise one GetFunction cannot afford either. So
-clients are kept per process, keyed by everything that changes them (region, endpoint,
-keys, role), in a bounded cache, and assumed-role credentials refresh themselves before
-they expire. Every call has connect and read timeouts and few retries, so a hook answers
+clients are kept per process in a bounded cache, keyed by whatever the caller says changes
+them (see `Connector`), and assumed-role credentials refresh themselves before they
+expire. Every call has connect and read timeouts and few retries, so a hook answers
 well inside Metacontroller's webhook timeout.
 """
 
