@@ -482,15 +482,10 @@ def bound_to(role_name: str) -> list[dict[str, str]]:
     return binding["subjects"]
 
 
-def test_the_hooks_may_read_secrets_and_our_objects_and_record_events_nothing_more() -> None:
+def test_the_hooks_may_read_secrets_and_providers_and_record_events_nothing_more() -> None:
     assert granted("aws-infra-operator-hooks") == {
         ("", "secrets", "get"),
         (GROUP, "awsproviders", "get"),
-        (GROUP, "awsproviders", "list"),
-        (GROUP, "awsproviders", "watch"),
-        (GROUP, "lambdafunctions", "get"),
-        (GROUP, "lambdafunctions", "list"),
-        (GROUP, "lambdafunctions", "watch"),
         ("", "events", "create"),
         ("", "events", "patch"),
     }
