@@ -96,7 +96,13 @@ def sync(request: SyncRequest, deps: Dependencies) -> SyncReply:
         return _failure(parent, progress, error, deps.clock())
 
     observed = progress.observed
-    assert observed is not None, "a successful sync has seen or created the function"
+    if observed is None:
+        # The sync's time ran out before the function could be created.
+        why = "the function is still to be created; the next sync goes on"
+        status = _status(
+            previous, None, Condition("Synced", False, "Progressing", why), None, deps.clock()
+        )
+        return SyncReply(status=status, resync_after_seconds=SETTLE_SECONDS, result="waiting")
     remaining = function.differences(desired, observed, progress.deployed)
     if remaining:
         left = ", ".join(remaining)

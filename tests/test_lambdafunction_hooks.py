@@ -701,3 +701,19 @@ def test_a_sync_that_has_spent_its_time_leaves_the_rest_to_the_next(
     assert reply["resyncAfterSeconds"] <= 5
     mc.converge(fn)
     assert hooks.mutations() == ["TagResource", "PutFunctionConcurrency"]
+
+
+def test_a_sync_out_of_time_before_creating_says_so_and_creates_next_time(
+    hooks, ready_provider, monkeypatch
+):
+    fn = lambda_function()
+    mc = hooks.metacontroller(ready_provider, fn)
+    with monkeypatch.context() as patch:
+        patch.setattr("compositions.lambdafunctions.CALL_BUDGET_SECONDS", -1.0)
+        reply = mc.sync(fn)
+
+    assert hooks.mutations() == []
+    assert condition(reply["status"], "Synced")["reason"] == "Progressing"
+    assert reply["resyncAfterSeconds"] <= 5
+    mc.converge(fn)
+    assert hooks.mutations() == ["CreateFunction"]
