@@ -22,6 +22,21 @@ def lambda_client(aws: EmbeddedAWS) -> Any:
     )  # fmt: skip
 
 
+def create_outside(aws: EmbeddedAWS, **settings: Any) -> Any:
+    """Create the function `orders` as someone else would, with no owner tag; return the
+    client that did."""
+    outside = lambda_client(aws)
+    outside.create_function(
+        FunctionName="orders",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": _zip()},
+        **settings,
+    )
+    return outside
+
+
 def converge(hooks: Hooks, provider_obj: dict, fn: dict, **kwargs: Any) -> dict:
     mc = hooks.metacontroller(provider_obj, fn, **kwargs)
     outcome = mc.converge(fn)
@@ -424,15 +439,7 @@ def test_reserved_concurrency_is_set_including_zero_and_removed_with_the_field(
 
 
 def test_a_function_that_exists_without_this_object_is_left_untouched(hooks, ready_provider, aws):
-    outside = lambda_client(aws)
-    outside.create_function(
-        FunctionName="orders",
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="index.handler",
-        Code={"ZipFile": _zip()},
-        MemorySize=512,
-    )
+    outside = create_outside(aws, MemorySize=512)
     fn = lambda_function(memorySize=128)
 
     reply = hooks.metacontroller(ready_provider, fn).sync(fn)
@@ -445,13 +452,7 @@ def test_a_function_that_exists_without_this_object_is_left_untouched(hooks, rea
 
 
 def test_an_ownerless_function_is_adopted_when_the_object_asks(hooks, ready_provider, aws):
-    lambda_client(aws).create_function(
-        FunctionName="orders",
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="index.handler",
-        Code={"ZipFile": _zip()},
-    )
+    create_outside(aws)
     fn = lambda_function()
     fn["metadata"]["annotations"] = {"aws-infra-operator.runner.codes/adopt": "true"}
 
@@ -644,13 +645,7 @@ def test_finalize_with_retain_leaves_the_function(hooks, ready_provider, aws):
 
 
 def test_finalize_never_deletes_a_function_this_object_does_not_own(hooks, ready_provider, aws):
-    lambda_client(aws).create_function(
-        FunctionName="orders",
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="index.handler",
-        Code={"ZipFile": _zip()},
-    )
+    create_outside(aws)
     fn = lambda_function()
     reply = hooks.metacontroller(ready_provider, fn).sync(fn, finalizing=True)
 
