@@ -193,12 +193,15 @@ class LambdaFunctionSpec(_Model):
 def _check_endpoint(url: str) -> str:
     try:
         parts = urlsplit(url)
-        port = parts.port  # refuses a port out of range
+        usable = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and parts.port != 0  # .port also refuses a port out of range
+            and not any(c.isspace() for c in url)
+        )
     except ValueError:
-        parts, port = None, None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http or https URL such as http://localstack:4566")
-    if port == 0 or any(c.isspace() for c in url):
+        usable = False
+    if not usable:
         raise ValueError("must be an http or https URL such as http://localstack:4566")
     return url
 
