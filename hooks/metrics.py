@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import (
@@ -25,6 +22,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.context_managers import Timer
 
 from compositions.metacontroller import SyncReply
 
@@ -70,14 +68,9 @@ def watch_client(client: Any) -> None:
     client.meta.events.register("after-call-error", unanswered)
 
 
-@contextmanager
-def timed(kind: str, hook: str) -> Iterator[None]:
-    """Time a hook call; the labelled child is looked up once per kind and hook."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        _hook_timer(kind, hook).observe(time.perf_counter() - started)
+def timed(kind: str, hook: str) -> Timer:
+    """A context manager that times a hook call; the labelled child is looked up once."""
+    return _hook_timer(kind, hook).time()
 
 
 def record_sync(kind: str, namespace: str, name: str, reply: SyncReply) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import lambda_function, served
@@ -73,8 +76,40 @@ def test_a_request_body_over_the_bound_is_refused_unread(hooks):
     assert "error" in reply
 
 
+def test_a_chunked_body_is_read_whole_and_bounded_as_it_comes(hooks):
+    def chunked(body: bytes, size: int) -> tuple[int, dict[str, Any]]:
+        connection = http.client.HTTPConnection(urlsplit(hooks.url).netloc, timeout=30)
+        chunks = (body[i : i + size] for i in range(0, len(body), size))
+        headers = {"Content-Type": "application/json"}
+        path = "/hooks/lambdafunction/customize"
+        connection.request("POST", path, body=chunks, headers=headers, encode_chunked=True)
+        reply = connection.getresponse()
+        answer = json.loads(reply.read())
+        connection.close()
+        return reply.status, answer
+
+    status, reply = chunked(json.dumps({"parent": PARENT}).encode(), 100)
+    assert status == 200
+    assert reply["relatedResources"][0]["resource"] == "awsproviders"
+
+    status, reply = chunked(b"{" + b" " * (9 * 1024 * 1024) + b"}", 1024 * 1024)
+    assert status == 413
+    assert "error" in reply
+
+
+def test_a_body_of_unknown_length_gets_411(hooks):
+    with socket.create_connection(urlsplit(hooks.url).netloc.split(":"), timeout=30) as raw:
+        raw.sendall(b"POST /hooks/lambdafunction/sync HTTP/1.1\r\nHost: hooks\r\n\r\n{}")
+        raw.shutdown(socket.SHUT_WR)
+        head, _, body = b"".join(iter(lambda: raw.recv(65536), b"")).partition(b"\r\n\r\n")
+    assert head.split()[1] == b"411"
+    assert "Content-Length" in json.loads(body)["error"]
+
+
 def test_an_unknown_kind_gets_404_and_a_wrong_method_405(hooks):
-    assert request(f"{hooks.url}/hooks/s3bucket/sync", b"{}")[0] == 404
+    status, reply, _ = request(f"{hooks.url}/hooks/s3bucket/sync", b"{}")
+    assert status == 404
+    assert "lambdafunction, awsprovider" in reply["error"]
     assert request(f"{hooks.url}/hooks/lambdafunction/sync", None, method="GET")[0] == 405
 
 
