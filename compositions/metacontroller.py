@@ -50,14 +50,13 @@ class KubeObject(_Envelope):
 
 
 class CustomizeRequest(_Envelope):
-    controller: dict[StrictStr, Any] = Field(default_factory=dict)
     parent: KubeObject
 
 
 class SyncRequest(_Envelope):
-    controller: dict[StrictStr, Any] = Field(default_factory=dict)
+    # `controller` (the whole controller object) and `children` (there are none) are not
+    # read, so they are not parsed into Python either.
     parent: KubeObject
-    children: dict[StrictStr, Any] = Field(default_factory=dict)
     related: dict[StrictStr, dict[StrictStr, KubeObject]] = Field(default_factory=dict)
     finalizing: StrictBool = False
 
@@ -70,14 +69,10 @@ class SyncRequest(_Envelope):
     def find_related(
         self, api_version: str, kind: str, namespace: str, name: str
     ) -> KubeObject | None:
-        return next(
-            (
-                o
-                for o in self.related_objects(api_version, kind)
-                if o.metadata.namespace == namespace and o.metadata.name == name
-            ),
-            None,
-        )
+        for candidate in self.related_objects(api_version, kind):
+            if candidate.metadata.namespace == namespace and candidate.metadata.name == name:
+                return candidate
+        return None
 
 
 @dataclass(frozen=True)
