@@ -189,6 +189,7 @@ class Connector:
         self._config = client_config(read=read_seconds)
         self._max_entries = max_entries
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._making: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def functions(self, key: Hashable, target: Callable[[], Target]) -> LambdaFunctions:
@@ -221,19 +222,32 @@ class Connector:
             if entry is not None:
                 self._entries.move_to_end(key)
                 return entry
+            making = self._making.setdefault(key, threading.Lock())
 
-        # Reading a Secret or assuming a role happens outside the lock, so one slow
-        # provider does not hold up the others; a racing thread's entry is simply dropped.
-        made = target()
-        with translated("Connect", "AWS"):
-            session = _session(made, self._on_client, self._role_seconds, self._config)
-        fresh = _Entry(made, session)
-        with self._lock:
-            entry = self._entries.setdefault(key, fresh)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
-        return entry
+        # One thread per key reads the Secret and assumes the role; the calls that arrive
+        # meanwhile wait for its entry instead of each assuming the role again. Other keys
+        # are not held up.
+        with making:
+            with self._lock:
+                entry = self._entries.get(key)
+            if entry is not None:
+                return entry
+            try:
+                made = target()
+                with translated("Connect", "AWS"):
+                    session = _session(made, self._on_client, self._role_seconds, self._config)
+            except BaseException:
+                # Each waiting call then tries for itself, as a call would without a cache.
+                with self._lock:
+                    self._making.pop(key, None)
+                raise
+            with self._lock:
+                self._making.pop(key, None)
+                entry = self._entries.setdefault(key, _Entry(made, session))
+                self._entries.move_to_end(key)
+                while len(self._entries) > self._max_entries:
+                    self._entries.popitem(last=False)
+            return entry
 
 
 def _session(

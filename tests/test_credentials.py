@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from conftest import NAMESPACE, Hooks, lambda_function, provider, refusing, served
 
-from compositions.aws import Connector
+from compositions.aws import Connector, Target
 from compositions.context import Dependencies
 from compositions.kube import KubernetesSecrets
 from sandbox.aws import DEFAULT_ACCOUNT, LOCALSTACK_ACCOUNT
@@ -55,6 +57,36 @@ def test_many_syncs_assume_the_role_once_and_read_no_secret(hooks: Hooks, aws, k
     assert hooks.calls.count("AssumeRole") == 1
     assert hooks.calls.count("GetFunction") == 15
     assert kube.reads == 0
+
+
+def test_calls_that_meet_a_cold_cache_together_assume_the_role_once(aws):
+    calls: list[str] = []
+    targets: list[Target] = []
+
+    def record(client: Any) -> None:
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+
+    def slow_target() -> Target:
+        # As slow as reading a Secret from the API server, so that every call arrives
+        # while the first is still making its clients.
+        time.sleep(0.3)
+        targets.append(Target(region="us-east-1", endpoint=aws.endpoint, role_arn=ROLE))
+        return targets[-1]
+
+    connector = Connector(on_client=record)
+    start = threading.Barrier(8)
+
+    def first_call() -> dict[str, Any] | None:
+        start.wait()
+        return connector.functions(("provider", 1), slow_target).get("absent")
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda _: first_call(), range(8)))
+
+    assert replies == [None] * 8
+    assert len(targets) == 1
+    assert calls.count("AssumeRole") == 1
+    assert calls.count("GetFunction") == 8
 
 
 def test_static_keys_are_read_once_per_process_not_once_per_sync(hooks: Hooks, aws, kube):
