@@ -170,9 +170,9 @@ def _body(incoming: Request) -> bytes:
     if length is not None:
         if length > MAX_REQUEST_BYTES:
             raise RequestEntityTooLarge()
-        # WSGI lets an app read exactly Content-Length bytes from the server's stream.
-        # werkzeug's wrapper, which enforces that for any reader, costs a hook call half as
-        # much again as parsing the body.
+        # WSGI lets an app read exactly Content-Length bytes from the server's stream;
+        # werkzeug's wrapper, which guards any reader from reading more, costs about half
+        # as much time as parsing the body does.
         return stream.read(length)
     if not incoming.environ.get("wsgi.input_terminated"):
         # Without a length, only a server that ends the stream itself can say where it ends.
