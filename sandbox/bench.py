@@ -48,7 +48,7 @@ import urllib.request
 import uuid
 import zipfile
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -77,8 +77,10 @@ DRIFT_CHECK_SECONDS = 3600
 LATENCY_SAMPLES = 1000
 THROUGHPUT_REQUESTS = 2000
 MAX_SYNCS = 5
-# Creation is measured in this many alternating rounds of hooks and bare boto3.
+# Each path and its baseline take turns: creation in this many rounds, the syncs in rounds
+# of at most this many requests.
 CREATE_ROUNDS = 4
+ROUND_SIZE = 200
 
 # The targets: hooks over bare boto3 at most this much, from-status syncs at least this
 # share of /healthz's rate, and this much memory per worker.
@@ -559,9 +561,9 @@ class Run:
         self._due(warm * 4)
         self.clients.boto3_get(warm * 4)
         opened -= self.clients.opened()
-        for _ in range(max(1, math.ceil(LATENCY_SAMPLES / self.n))):
-            self._measured(phases["due_sync"], lambda: self._due(names))
-            self._measured(phases["get_function"], lambda: self.clients.boto3_get(names))
+        for chunk in _rounds(names, LATENCY_SAMPLES):
+            self._measured(phases["due_sync"], functools.partial(self._due, chunk))
+            self._measured(phases["get_function"], functools.partial(self.clients.boto3_get, chunk))
         opened += self.clients.opened()
 
         # A sync answered from the status against the cheapest request the server answers.
@@ -569,9 +571,9 @@ class Run:
         self._from_status(warm * 4)
         self.clients.healthz(len(warm) * 4)
         opened -= self.clients.opened()
-        for _ in range(max(1, math.ceil(THROUGHPUT_REQUESTS / self.n))):
-            self._measured(phases["from_status_sync"], lambda: self._from_status(names))
-            self._measured(phases["healthz"], lambda: self.clients.healthz(self.n))
+        for chunk in _rounds(names, THROUGHPUT_REQUESTS):
+            self._measured(phases["from_status_sync"], functools.partial(self._from_status, chunk))
+            self._measured(phases["healthz"], functools.partial(self.clients.healthz, len(chunk)))
         opened += self.clients.opened()
 
         held = Counter(self._holders().values())
@@ -702,6 +704,15 @@ class Run:
             if json.loads(payload)["status"] != sent:
                 raise BenchError(f"a sync of {name} with a fresh status changed the status")
         return batch
+
+
+def _rounds(names: list[str], total: int) -> Iterator[list[str]]:
+    """At least `total` of `names`, each as often as the others, in rounds of at most
+    ROUND_SIZE with no name twice in one round."""
+    size = min(len(names), ROUND_SIZE)
+    cycle = names * math.ceil(max(total, len(names)) / len(names))
+    for start in range(0, len(cycle), size):
+        yield cycle[start : start + size]
 
 
 # --- targets, table, files ----------------------------------------------------------------
@@ -921,7 +932,7 @@ def main() -> int:
     settings = {
         "threads": args.threads, "workers": WORKERS, "drift_check_seconds": DRIFT_CHECK_SECONDS,
         "latency_samples": LATENCY_SAMPLES, "throughput_requests": THROUGHPUT_REQUESTS,
-        "create_rounds": CREATE_ROUNDS,
+        "create_rounds": CREATE_ROUNDS, "round_size": ROUND_SIZE,
     }  # fmt: skip
     results = {"machine": machine(), "settings": settings, "runs": runs}
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
