@@ -77,9 +77,10 @@ DRIFT_CHECK_SECONDS = 3600
 LATENCY_SAMPLES = 1000
 THROUGHPUT_REQUESTS = 2000
 MAX_SYNCS = 5
-# Each path and its baseline take turns: creation in this many rounds, the syncs in rounds
-# of at most this many requests.
+# Each path and its baseline take turns: creation in this many rounds of at least so many
+# objects, the syncs in rounds of at most so many requests.
 CREATE_ROUNDS = 4
+MIN_CREATE_ROUND = 50
 ROUND_SIZE = 200
 
 # The targets: hooks over bare boto3 at most this much, from-status syncs at least this
@@ -547,7 +548,9 @@ class Run:
         self.syncs_to_create = 0
         opened -= self.clients.opened()
         raw = [f"bench-raw-{i:05d}" for i in range(self.n)]
-        size = math.ceil(self.n / CREATE_ROUNDS)
+        # A round's time is that of its slowest creation: rounds of a few objects would
+        # measure little but the slowest.
+        size = max(math.ceil(self.n / CREATE_ROUNDS), MIN_CREATE_ROUND)
         for start in range(0, self.n, size):
             ours, bare = names[start : start + size], raw[start : start + size]
             self._measured(phases["create_hooks"], functools.partial(self._create, ours))
