@@ -167,6 +167,14 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass
+class _Making:
+    """The making of one key's entry, which the calls that arrive meanwhile wait for."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failure: BaseException | None = None
+
+
 class Connector:
     """Hands out clients, cached per provider credentials, safe to share between threads.
 
@@ -189,7 +197,7 @@ class Connector:
         self._config = client_config(read=read_seconds)
         self._max_entries = max_entries
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._making: dict[Hashable, threading.Lock] = {}
+        self._making: dict[Hashable, _Making] = {}
         self._lock = threading.Lock()
 
     def functions(self, key: Hashable, target: Callable[[], Target]) -> LambdaFunctions:
@@ -222,22 +230,26 @@ class Connector:
             if entry is not None:
                 self._entries.move_to_end(key)
                 return entry
-            making = self._making.setdefault(key, threading.Lock())
+            making = self._making.setdefault(key, _Making())
 
         # One thread per key reads the Secret and assumes the role; the calls that arrive
         # meanwhile wait for its entry instead of each assuming the role again. Other keys
         # are not held up.
-        with making:
+        with making.lock:
             with self._lock:
                 entry = self._entries.get(key)
             if entry is not None:
                 return entry
+            if making.failure is not None:
+                # The calls that waited share its failure: trying again one after another
+                # could take each of them past Metacontroller's webhook timeout.
+                raise making.failure
             try:
                 made = target()
                 with translated("Connect", "AWS"):
                     session = _session(made, self._on_client, self._role_seconds, self._config)
-            except BaseException:
-                # Each waiting call then tries for itself, as a call would without a cache.
+            except BaseException as failure:
+                making.failure = failure
                 with self._lock:
                     self._making.pop(key, None)
                 raise

@@ -13,6 +13,7 @@ from conftest import NAMESPACE, Hooks, lambda_function, provider, refusing, serv
 
 from compositions.aws import Connector, Target
 from compositions.context import Dependencies
+from compositions.errors import Retryable
 from compositions.kube import KubernetesSecrets
 from sandbox.aws import DEFAULT_ACCOUNT, LOCALSTACK_ACCOUNT
 from sandbox.replay import Metacontroller, seed
@@ -87,6 +88,38 @@ def test_calls_that_meet_a_cold_cache_together_assume_the_role_once(aws):
     assert len(targets) == 1
     assert calls.count("AssumeRole") == 1
     assert calls.count("GetFunction") == 8
+
+
+def test_calls_that_wait_for_a_failing_first_call_share_its_failure():
+    attempts: list[int] = []
+
+    def unreadable_secret() -> Target:
+        attempts.append(1)
+        time.sleep(0.3)
+        raise Retryable("SecretUnreadable", "the API server did not answer")
+
+    connector = Connector()
+    start = threading.Barrier(4)
+
+    def call() -> str:
+        try:
+            connector.functions(("provider", 1), unreadable_secret)
+        except Retryable as error:
+            return error.reason
+        return "no failure"
+
+    def first_call() -> str:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(4) as pool:
+        reasons = list(pool.map(lambda _: first_call(), range(4)))
+
+    assert reasons == ["SecretUnreadable"] * 4
+    assert len(attempts) == 1
+    # A call that comes afterwards tries again.
+    assert call() == "SecretUnreadable"
+    assert len(attempts) == 2
 
 
 def test_static_keys_are_read_once_per_process_not_once_per_sync(hooks: Hooks, aws, kube):
