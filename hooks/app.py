@@ -38,7 +38,8 @@ from hooks import logs, metrics
 log = logging.getLogger(__name__)
 
 # The largest Kubernetes object is about 1.5 MB; a request carries the parent and its
-# related objects, so allow for a few of them and refuse anything larger unread.
+# related objects, so allow for a few of them and refuse anything larger (unread, when the
+# request gives its length).
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 Sync = Callable[[SyncRequest, Dependencies], SyncReply]
