@@ -551,8 +551,9 @@ class Run:
         # A round's time is that of its slowest creation: rounds of a few objects would
         # measure little but the slowest.
         size = max(math.ceil(self.n / CREATE_ROUNDS), MIN_CREATE_ROUND)
-        for start in range(0, self.n, size):
-            ours, bare = names[start : start + size], raw[start : start + size]
+        for ours, bare in zip(
+            _rounds(names, self.n, size), _rounds(raw, self.n, size), strict=True
+        ):
             self._measured(phases["create_hooks"], functools.partial(self._create, ours))
             self._measured(
                 phases["create_boto3"], functools.partial(self.clients.boto3_create, bare)
@@ -709,10 +710,10 @@ class Run:
         return batch
 
 
-def _rounds(names: list[str], total: int) -> Iterator[list[str]]:
+def _rounds(names: list[str], total: int, most: int = ROUND_SIZE) -> Iterator[list[str]]:
     """At least `total` of `names`, each as often as the others, in rounds of at most
-    ROUND_SIZE with no name twice in one round."""
-    size = min(len(names), ROUND_SIZE)
+    `most` with no name twice in one round."""
+    size = min(len(names), most)
     cycle = names * math.ceil(max(total, len(names)) / len(names))
     for start in range(0, len(cycle), size):
         yield cycle[start : start + size]
