@@ -13,15 +13,21 @@ import base64
 import binascii
 import hashlib
 import io
+import threading
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import cachetools
 
 from compositions.spec import Code
 
 # Lambda's limits on a package uploaded directly, zipped and unzipped.
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+
+# Bytes of built packages a worker keeps; a package larger than this is built on each sync.
+KEPT_BYTES = 16 * 1024 * 1024
 
 # Inline source needs an interpreter: compiled runtimes cannot take it.
 SOURCE_EXTENSIONS = {"python": ".py", "nodejs": ".js", "ruby": ".rb"}
@@ -37,11 +43,12 @@ class PackageError(Exception):
 @dataclass(frozen=True)
 class ZipPackage:
     data: bytes = b""
+    # The hash as Lambda reports it: base64 of the SHA-256 digest.
+    sha256: str = field(init=False)
 
-    @property
-    def sha256(self) -> str:
-        """The hash as Lambda reports it: base64 of the SHA-256 digest."""
-        return base64.b64encode(hashlib.sha256(self.data).digest()).decode()
+    def __post_init__(self) -> None:
+        digest = base64.b64encode(hashlib.sha256(self.data).digest()).decode()
+        object.__setattr__(self, "sha256", digest)
 
 
 @dataclass(frozen=True)
@@ -55,10 +62,24 @@ def build(code: Code, runtime: str, handler: str) -> ZipPackage | S3Package:
     if code.zip_file is None:
         assert code.s3_bucket and code.s3_key, "the spec guarantees one source"
         return S3Package(code.s3_bucket, code.s3_key, code.s3_object_version)
+    return _zip_package(code.zip_file, runtime, handler)
 
-    archive = _decode_zip(code.zip_file)
+
+def _built_from(text: str, runtime: str, handler: str) -> tuple[bytes, str, str]:
+    # A digest rather than the text: a key is kept as long as its package.
+    return hashlib.sha256(text.encode()).digest(), runtime, handler
+
+
+# A package that fails to build raises, and is not kept.
+@cachetools.cached(
+    cachetools.LRUCache(maxsize=KEPT_BYTES, getsizeof=lambda built: len(built.data)),
+    key=_built_from,
+    lock=threading.Lock(),
+)
+def _zip_package(text: str, runtime: str, handler: str) -> ZipPackage:
+    archive = _decode_zip(text)
     if archive is None:
-        return ZipPackage(zip_source(code.zip_file, source_filename(runtime, handler)))
+        return ZipPackage(zip_source(text, source_filename(runtime, handler)))
     _check_archive(archive)
     return ZipPackage(archive)
 

@@ -28,6 +28,19 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SOURCE = "def handler(event, context):\n    return {'statusCode': 200}\n"
 
 
+@pytest.fixture
+def limit(monkeypatch: pytest.MonkeyPatch):
+    """Set one of Lambda's limits for the rest of the test. A worker keeps the packages it
+    built, and in a worker the limits never change; here they do, so none is kept."""
+
+    def set_limit(name: str, value: int) -> None:
+        monkeypatch.setattr(package, name, value)
+        package._zip_package.cache_clear()
+
+    yield set_limit
+    package._zip_package.cache_clear()
+
+
 def code(**raw: Any) -> Code:
     return Code.model_validate(raw)
 
@@ -205,19 +218,17 @@ def test_a_zip_declaring_more_than_250_mb_unzipped_is_refused_without_inflating_
         build(code(zipFile=base64.b64encode(bomb).decode()), "python3.12", "index.handler")
 
 
-def test_the_unzipped_limit_counts_every_entry_and_admits_a_zip_at_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_unzipped_limit_counts_every_entry_and_admits_a_zip_at_it(limit) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("index.py", b"a" * 600)
         archive.writestr("lib/util.py", b"b" * 400)
     given = code(zipFile=base64.b64encode(buffer.getvalue()).decode())
 
-    monkeypatch.setattr(package, "MAX_UNZIPPED_BYTES", 1000)
+    limit("MAX_UNZIPPED_BYTES", 1000)
     assert isinstance(build(given, "python3.12", "index.handler"), ZipPackage)
 
-    monkeypatch.setattr(package, "MAX_UNZIPPED_BYTES", 999)
+    limit("MAX_UNZIPPED_BYTES", 999)
     with pytest.raises(PackageError, match="250 MB"):
         build(given, "python3.12", "index.handler")
 
@@ -233,18 +244,65 @@ def test_a_zip_understating_its_unzipped_size_is_refused_as_corrupt() -> None:
         build(code(zipFile=base64.b64encode(understated).decode()), "python3.12", "index.h")
 
 
-def test_a_zip_over_the_direct_upload_limit_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_zip_over_the_direct_upload_limit_is_refused(limit) -> None:
     data = small_zip()
     given = code(zipFile=base64.b64encode(data).decode())
 
-    monkeypatch.setattr(package, "MAX_ZIPPED_BYTES", len(data))
+    limit("MAX_ZIPPED_BYTES", len(data))
     assert isinstance(build(given, "python3.12", "index.handler"), ZipPackage)
 
-    monkeypatch.setattr(package, "MAX_ZIPPED_BYTES", len(data) - 1)
+    limit("MAX_ZIPPED_BYTES", len(data) - 1)
     with pytest.raises(PackageError, match="50 MB"):
         build(given, "python3.12", "index.handler")
+
+
+# Built once per worker
+
+
+def test_a_zip_built_before_is_not_decoded_and_checked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given = code(zipFile=base64.b64encode(small_zip(b"print('kept')\n")).decode())
+    first = build(given, "python3.12", "index.handler")
+
+    def read(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the archive was read again")
+
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", read)
+    again = build(code(zipFile=given.zip_file), "python3.12", "index.handler")
+
+    assert again == first
+
+
+def test_the_same_source_under_another_handler_is_another_package() -> None:
+    source = "def main(event, context):\n    return 1\n"
+    index = build(code(zipFile=source), "python3.12", "index.main")
+    app = build(code(zipFile=source), "python3.12", "app.main")
+
+    assert isinstance(index, ZipPackage) and isinstance(app, ZipPackage)
+    assert list(entries(index.data)) == ["index.py"]
+    assert list(entries(app.data)) == ["app.py"]
+
+
+def test_a_package_larger_than_what_a_worker_keeps_is_built_on_each_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("index.py", b"#" * package.KEPT_BYTES)
+    given = code(zipFile=base64.b64encode(buffer.getvalue()).decode())
+    build(given, "python3.12", "index.handler")
+    opened = []
+    real = zipfile.ZipFile.__init__
+
+    def counted(self: zipfile.ZipFile, *args: Any, **kwargs: Any) -> None:
+        opened.append(args)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", counted)
+    build(given, "python3.12", "index.handler")
+
+    assert len(opened) == 1
 
 
 # S3
