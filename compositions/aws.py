@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -321,11 +322,25 @@ def _assumed_role_session(
             "expiry_time": credentials["Expiration"].isoformat(),
         }
 
-    refreshable = RefreshableCredentials.create_from_metadata(
-        metadata=assume(), refresh_using=assume, method="sts-assume-role"
+    first = assume()
+    refreshable = RefreshableCredentials(
+        access_key=first["access_key"],
+        secret_key=first["secret_key"],
+        token=first["token"],
+        expiry_time=datetime.fromisoformat(first["expiry_time"]),
+        refresh_using=assume,
+        method="sts-assume-role",
+        # Every signed call asks whether the credentials are due for a refresh. botocore's
+        # default clock builds the local time zone for each asking, which costs more than
+        # the rest of the check; the expiry carries its own zone, so UTC compares the same.
+        time_fetcher=_utc_now,
     )
     core = botocore.session.get_session()
     # botocore has no public setter for credentials that refresh themselves.
     core._credentials = refreshable
     core.set_config_variable("region", target.region)
     return boto3.Session(botocore_session=core)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
