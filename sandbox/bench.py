@@ -9,7 +9,7 @@ drift check against a bare GetFunction, and a sync answered from the status agai
 /healthz. The AWS calls of every sync are counted twice, by the embedded AWS and by the
 hooks' own /metrics, and the two counts must agree.
 
-Five rules keep the comparison fair:
+Six rules keep the comparison fair:
 - Each path and its baseline take turns, in rounds, so that a slow spell of the machine
   (this is often a shared VM) falls on both.
 - Every path is warmed up before it is measured: clients made, roles assumed, code loaded.
@@ -17,6 +17,10 @@ Five rules keep the comparison fair:
   with the hooks is timed, and the connections are spread evenly over the workers.
 - Both clients, the Metacontroller stand-in and bare boto3, run in one child process, so
   neither queues for the interpreter lock behind the embedded AWS in this one.
+- Garbage is collected between rounds, never during one, in the benchmark's own processes:
+  the embedded AWS holds every function made, and a full collection of its heap stops
+  every AWS call for a tenth of a second or more, on whichever side is measured then. The
+  hooks' workers collect as deployed.
 - Each phase records the CPU time of every process. The embedded AWS shares the cores
   with the hooks, so where they are saturated latency follows CPU time, and the report
   shows the hooks' share next to boto3's; CPU time no process of ours accounts for means
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import http.client
 import io
 import json
@@ -200,6 +205,9 @@ class Clients:
         self.connections: list[Connection] = []
         self.package = _package()
 
+    def collect(self) -> None:
+        gc.collect()
+
     def connect(self, port: int) -> None:
         for connection in self.connections:
             connection.close()
@@ -276,6 +284,8 @@ class Clients:
 
 def _drive(pipe: Any, endpoint: str, threads: int) -> None:
     """The child process: run each (method, arguments) of Clients it is sent, until None."""
+    # Garbage waits for `collect`, which the parent sends between measured rounds.
+    gc.disable()
     clients = Clients(endpoint, threads)
     while (request := pipe.recv()) is not None:
         method, arguments = request
@@ -610,14 +620,16 @@ class Run:
 
     def _measured(self, phase: Phase, run: Callable[[], Batch]) -> None:
         """`run()`, with its latencies, AWS calls and CPU time added to `phase`."""
-        calls, counted = self.aws.fidelity.calls.copy(), self._hooks_metrics()
-        # Read inside the scrapes, so that their cost is not the phase's.
-        cpu = {name: sum(map(_cpu_seconds, pids)) for name, pids in self._processes.items()}
-        busy, total = _machine_cpu()
+        self.clients.collect()
+        with _uncollected():
+            calls, counted = self.aws.fidelity.calls.copy(), self._hooks_metrics()
+            # Read inside the scrapes, so that their cost is not the phase's.
+            cpu = {name: sum(map(_cpu_seconds, pids)) for name, pids in self._processes.items()}
+            busy, total = _machine_cpu()
 
-        latencies, wall, _ = run()
+            latencies, wall, _ = run()
 
-        busy_after, total_after = _machine_cpu()
+            busy_after, total_after = _machine_cpu()
         for name, pids in self._processes.items():
             phase.cpu[name] += sum(map(_cpu_seconds, pids)) - cpu[name]
         phase.embedded.update(self.aws.fidelity.calls - calls)
@@ -708,6 +720,17 @@ class Run:
             if json.loads(payload)["status"] != sent:
                 raise BenchError(f"a sync of {name} with a fresh status changed the status")
         return batch
+
+
+@contextlib.contextmanager
+def _uncollected() -> Iterator[None]:
+    """Collect this process's garbage now, and none until the block ends."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _rounds(names: list[str], total: int, most: int = ROUND_SIZE) -> Iterator[list[str]]:
