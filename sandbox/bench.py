@@ -17,10 +17,10 @@ Six rules keep the comparison fair:
   with the hooks is timed, and the connections are spread evenly over the workers.
 - Both clients, the Metacontroller stand-in and bare boto3, run in one child process, so
   neither queues for the interpreter lock behind the embedded AWS in this one.
-- Garbage is collected between rounds, never during one, in the benchmark's own processes:
-  the embedded AWS holds every function made, and a full collection of its heap stops
-  every AWS call for a tenth of a second or more, on whichever side is measured then. The
-  hooks' workers collect as deployed.
+- The embedded AWS collects its garbage between rounds, never during one: it holds every
+  function made, and a full collection of its heap stops every AWS call for a tenth of a
+  second or more, on whichever side is measured then. The hooks' workers and the clients'
+  process collect as they would anyway, since their pauses are part of what is compared.
 - Each phase records the CPU time of every process. The embedded AWS shares the cores
   with the hooks, so where they are saturated latency follows CPU time, and the report
   shows the hooks' share next to boto3's; CPU time no process of ours accounts for means
@@ -205,9 +205,6 @@ class Clients:
         self.connections: list[Connection] = []
         self.package = _package()
 
-    def collect(self) -> None:
-        gc.collect()
-
     def connect(self, port: int) -> None:
         for connection in self.connections:
             connection.close()
@@ -284,8 +281,6 @@ class Clients:
 
 def _drive(pipe: Any, endpoint: str, threads: int) -> None:
     """The child process: run each (method, arguments) of Clients it is sent, until None."""
-    # Garbage waits for `collect`, which the parent sends between measured rounds.
-    gc.disable()
     clients = Clients(endpoint, threads)
     while (request := pipe.recv()) is not None:
         method, arguments = request
@@ -620,7 +615,6 @@ class Run:
 
     def _measured(self, phase: Phase, run: Callable[[], Batch]) -> None:
         """`run()`, with its latencies, AWS calls and CPU time added to `phase`."""
-        self.clients.collect()
         with _uncollected():
             calls, counted = self.aws.fidelity.calls.copy(), self._hooks_metrics()
             # Read inside the scrapes, so that their cost is not the phase's.
