@@ -5,6 +5,11 @@ only as a hash. The same spec must therefore always give the same bytes: inline 
 zipped with fixed names, times and permissions, and stored rather than deflated, because
 deflate output may differ between zlib builds and a new image would then redeploy every
 function. A base64 zip is deployed byte for byte.
+
+Every sync compares the package's hash with the function's, and decoding a large zip and
+checking each of its entries would be the costliest step of a sync that changes nothing:
+so each worker keeps the packages it has built, by a digest of what they were built from,
+up to a bound on their bytes.
 """
 
 from __future__ import annotations
