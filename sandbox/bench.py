@@ -812,7 +812,8 @@ def render(result: dict[str, Any], threads: int) -> str:
         )
 
     lines += ["", f"{'check':36} {'value':38} {'target':22} result"]
-    for target in list(targets.values())[3:]:
+    in_rows = {target_name for *_, target_name in rows}
+    for target in (t for name, t in targets.items() if name not in in_rows):
         lines.append(
             f"{target['name']:36} {target['value']!s:38} {target['goal']:22} {_verdict(target)}"
         )
